@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Build the all-MiniLM-L6-v2 BERT encoder as an ONNX graph, without torch.
+
+The graph is assembled node by node with onnx.helper from the fp32 weights in
+model.safetensors (parsed here with numpy; no safetensors/torch import).
+
+Contract (what the Rust side relies on):
+  inputs   input_ids       int64   [batch, seq]
+           attention_mask  int64   [batch, seq]   1 = real token, 0 = padding
+  output   last_hidden_state float32 [batch, seq, 384]   (no pooling)
+  * token_type_ids are not an input: they are always 0, so row 0 of the
+    token-type embedding table is a constant in the graph;
+  * position ids are 0..seq-1 (rows 0..seq-1 of the position table), seq <= 512;
+  * the attention mask becomes an additive bias (1 - mask) * finfo(float32).min
+    on the keys, so padded positions never change the hidden states of real
+    tokens (padding positions themselves get meaningless values);
+  * GELU is the exact erf form; all weights and math are fp32; opset 17.
+
+The output bytes are deterministic for fixed versions of numpy/onnx/protobuf
+(models/requirements.txt): fixed node order and names, no timestamps, no
+randomness. models/fetch checks the result against models/manifest.json.
+
+Usage:
+  python convert_onnx.py [--model-dir DIR] [--out FILE]
+  python convert_onnx.py --verify [--model-dir DIR] [--out FILE]
+      --verify also needs onnxruntime and tokenizers in the same venv:
+        models/.venv/bin/python -m pip install --no-deps \
+            models/.cache/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl
+      It compares onnxruntime's output with the independent numpy reference in
+      tests/reference/reference_embed.py and checks padding invariance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+IR_VERSION = 8  # the IR version that goes with opset 17
+PRODUCER = "stancemeter-convert_onnx"
+PRODUCER_VERSION = "1"
+
+HIDDEN = 384
+HEADS = 12
+HEAD_DIM = HIDDEN // HEADS
+INTERMEDIATE = 1536
+LAYERS = 6
+VOCAB = 30522
+MAX_POS = 512
+LN_EPS = 1e-12
+
+HERE = Path(__file__).resolve().parent
+
+
+# --------------------------------------------------------------------------
+# safetensors reader (format: u64 LE header length, JSON header, raw data)
+# --------------------------------------------------------------------------
+_ST_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    data = path.read_bytes()
+    (hlen,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + hlen].decode("utf-8"))
+    base = 8 + hlen
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dt = np.dtype(_ST_DTYPES[info["dtype"]]).newbyteorder("<")
+        b, e = info["data_offsets"]
+        arr = np.frombuffer(data, dtype=dt, count=(e - b) // dt.itemsize, offset=base + b)
+        out[name] = arr.reshape(info["shape"]).astype(dt.newbyteorder("="), copy=True)
+    return out
+
+
+def load_weights(model_dir: Path) -> dict[str, np.ndarray]:
+    w = read_safetensors(model_dir / "model.safetensors")
+    # some exports prefix everything with "bert."
+    if any(k.startswith("bert.") for k in w):
+        w = {k[len("bert."):] if k.startswith("bert.") else k: v for k, v in w.items()}
+    cfg = json.loads((model_dir / "config.json").read_text())
+    expect = {
+        "hidden_size": HIDDEN, "num_attention_heads": HEADS, "intermediate_size": INTERMEDIATE,
+        "num_hidden_layers": LAYERS, "vocab_size": VOCAB, "max_position_embeddings": MAX_POS,
+        "layer_norm_eps": LN_EPS, "hidden_act": "gelu",
+    }
+    for k, v in expect.items():
+        if cfg.get(k) != v:
+            raise SystemExit(f"convert_onnx: config.json {k}={cfg.get(k)!r}, expected {v!r}")
+    for k, v in w.items():
+        if k != "embeddings.position_ids" and v.dtype != np.float32:
+            raise SystemExit(f"convert_onnx: tensor {k} is {v.dtype}, expected float32")
+    return w
+
+
+# --------------------------------------------------------------------------
+# graph building
+# --------------------------------------------------------------------------
+class GraphBuilder:
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self._names: set[str] = set()
+        self._n = 0
+
+    def const(self, name: str, arr: np.ndarray) -> str:
+        assert name not in self._names, name
+        self._names.add(name)
+        arr = np.ascontiguousarray(arr)
+        self.inits.append(numpy_helper.from_array(arr, name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], name: str, **attrs) -> str:
+        """Add one node with a single output named after the node."""
+        assert name not in self._names, name
+        self._names.add(name)
+        self._n += 1
+        self.nodes.append(helper.make_node(op_type, inputs, [name], name=f"n{self._n:04d}_{op_type}", **attrs))
+        return name
+
+
+def f32(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+def i64(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def build_model(w: dict[str, np.ndarray]) -> onnx.ModelProto:
+    g = GraphBuilder()
+
+    # shared constants
+    c_one = g.const("const_one", f32(1.0))
+    c_half = g.const("const_half", f32(0.5))
+    c_sqrt2 = g.const("const_sqrt2", f32(math.sqrt(2.0)))
+    c_min = g.const("const_f32_min", f32(np.finfo(np.float32).min))
+    c_scale = g.const("const_sqrt_head_dim", f32(math.sqrt(HEAD_DIM)))
+    c_zero1 = g.const("const_i64_0", i64([0]))
+    c_axis0 = g.const("const_axes_0", i64([0]))
+    c_axes12 = g.const("const_axes_1_2", i64([1, 2]))
+    c_split_heads = g.const("const_shape_split_heads", i64([0, 0, HEADS, HEAD_DIM]))
+    c_merge_heads = g.const("const_shape_merge_heads", i64([0, 0, HIDDEN]))
+
+    # ---- embeddings -------------------------------------------------------
+    word_tab = g.const("embeddings.word_embeddings.weight", w["embeddings.word_embeddings.weight"])
+    pos_tab = g.const("embeddings.position_embeddings.weight", w["embeddings.position_embeddings.weight"])
+    tt0 = g.const("embeddings.token_type_embeddings.row0", w["embeddings.token_type_embeddings.weight"][0])
+    emb_g = g.const("embeddings.LayerNorm.weight", w["embeddings.LayerNorm.weight"])
+    emb_b = g.const("embeddings.LayerNorm.bias", w["embeddings.LayerNorm.bias"])
+
+    word = g.op("Gather", [word_tab, "input_ids"], "emb_word", axis=0)          # [B,S,H]
+    seq_len = g.op("Shape", ["input_ids"], "seq_len", start=1, end=2)          # [1] = S
+    pos = g.op("Slice", [pos_tab, c_zero1, seq_len, c_axis0], "emb_pos")       # [S,H], ids 0..S-1
+    e1 = g.op("Add", [word, tt0], "emb_word_tt")                               # same order as HF:
+    e2 = g.op("Add", [e1, pos], "emb_sum")                                     # (word + tt) + pos
+    x = g.op("LayerNormalization", [e2, emb_g, emb_b], "emb_ln", axis=-1, epsilon=LN_EPS)
+
+    # ---- additive attention-mask bias: (1 - mask) * f32min, [B,1,1,S] ----
+    mask_f = g.op("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
+    inv = g.op("Sub", [c_one, mask_f], "mask_inv")
+    bias2 = g.op("Mul", [inv, c_min], "mask_bias2d")
+    bias = g.op("Unsqueeze", [bias2, c_axes12], "mask_bias")
+
+    def linear(inp: str, prefix: str, tag: str) -> str:
+        wt = g.const(f"{prefix}.weight_t", w[f"{prefix}.weight"].T)  # [in, out]
+        bb = g.const(f"{prefix}.bias", w[f"{prefix}.bias"])
+        mm = g.op("MatMul", [inp, wt], f"{tag}_mm")
+        return g.op("Add", [mm, bb], f"{tag}")
+
+    for i in range(LAYERS):
+        p = f"encoder.layer.{i}"
+        t = f"l{i}"
+        q = linear(x, f"{p}.attention.self.query", f"{t}_q")
+        k = linear(x, f"{p}.attention.self.key", f"{t}_k")
+        v = linear(x, f"{p}.attention.self.value", f"{t}_v")
+        q4 = g.op("Transpose", [g.op("Reshape", [q, c_split_heads], f"{t}_q_split")], f"{t}_q_heads", perm=[0, 2, 1, 3])
+        k4 = g.op("Transpose", [g.op("Reshape", [k, c_split_heads], f"{t}_k_split")], f"{t}_k_heads_t", perm=[0, 2, 3, 1])
+        v4 = g.op("Transpose", [g.op("Reshape", [v, c_split_heads], f"{t}_v_split")], f"{t}_v_heads", perm=[0, 2, 1, 3])
+        scores = g.op("MatMul", [q4, k4], f"{t}_scores")                      # [B,h,S,S]
+        scaled = g.op("Div", [scores, c_scale], f"{t}_scores_scaled")
+        masked = g.op("Add", [scaled, bias], f"{t}_scores_masked")
+        probs = g.op("Softmax", [masked], f"{t}_probs", axis=-1)
+        ctx = g.op("MatMul", [probs, v4], f"{t}_ctx")                         # [B,h,S,d]
+        ctx_t = g.op("Transpose", [ctx], f"{t}_ctx_t", perm=[0, 2, 1, 3])
+        ctx_m = g.op("Reshape", [ctx_t, c_merge_heads], f"{t}_ctx_merged")      # [B,S,H]
+        attn = linear(ctx_m, f"{p}.attention.output.dense", f"{t}_attn_out")
+        res1 = g.op("Add", [attn, x], f"{t}_attn_res")
+        x1 = g.op("LayerNormalization",
+                  [res1, g.const(f"{p}.attention.output.LayerNorm.weight", w[f"{p}.attention.output.LayerNorm.weight"]),
+                   g.const(f"{p}.attention.output.LayerNorm.bias", w[f"{p}.attention.output.LayerNorm.bias"])],
+                  f"{t}_attn_ln", axis=-1, epsilon=LN_EPS)
+        inter = linear(x1, f"{p}.intermediate.dense", f"{t}_inter")
+        # exact GELU, HF order: x * 0.5 * (1 + erf(x / sqrt(2)))
+        erf = g.op("Erf", [g.op("Div", [inter, c_sqrt2], f"{t}_gelu_div")], f"{t}_gelu_erf")
+        gelu = g.op("Mul", [g.op("Mul", [inter, c_half], f"{t}_gelu_half"),
+                            g.op("Add", [erf, c_one], f"{t}_gelu_1p")], f"{t}_gelu")
+        out = linear(gelu, f"{p}.output.dense", f"{t}_ffn_out")
+        res2 = g.op("Add", [out, x1], f"{t}_ffn_res")
+        x = g.op("LayerNormalization",
+                 [res2, g.const(f"{p}.output.LayerNorm.weight", w[f"{p}.output.LayerNorm.weight"]),
+                  g.const(f"{p}.output.LayerNorm.bias", w[f"{p}.output.LayerNorm.bias"])],
+                 f"{t}_out_ln", axis=-1, epsilon=LN_EPS)
+
+    g.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output_identity"))
+
+    inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+    ]
+    outputs = [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", HIDDEN])]
+    graph = helper.make_graph(g.nodes, "all_minilm_l6_v2_encoder", inputs, outputs, initializer=g.inits)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name=PRODUCER,
+        producer_version=PRODUCER_VERSION,
+        doc_string="sentence-transformers/all-MiniLM-L6-v2 BERT encoder (no pooling); built by models/convert_onnx.py",
+    )
+    model.ir_version = IR_VERSION
+    return model
+
+
+def convert(model_dir: Path, out: Path) -> None:
+    w = load_weights(model_dir)
+    model = build_model(w)
+    onnx.checker.check_model(model)
+    data = model.SerializeToString()
+    # deterministic check: serialising twice must give the same bytes
+    if data != model.SerializeToString():
+        raise SystemExit("convert_onnx: protobuf serialisation is not deterministic")
+    tmp = out.with_name(out.name + f".part{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    print(f"convert_onnx: wrote {out} ({len(data)} bytes, {len(model.graph.node)} nodes, opset {OPSET})", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------
+# verification against the independent numpy reference (needs onnxruntime)
+# --------------------------------------------------------------------------
+VERIFY_TEXTS = [
+    "Comments",
+    "Negotiators from both sides met in Geneva on Tuesday to discuss a possible ceasefire.",
+    "The bakery on the corner sells fresh rye bread every morning.",
+    "«Мирні переговори» resumed — officials said 3,200 prisoners could be exchanged by 15 March!",
+    "A short one.",
+]
+
+
+def verify(model_dir: Path, onnx_path: Path) -> None:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise SystemExit("convert_onnx --verify: onnxruntime is not installed in this venv; install the fetched wheel with\n"
+                         "  models/.venv/bin/python -m pip install --no-deps models/.cache/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl")
+    import importlib.util
+
+    ref_path = HERE.parent / "tests" / "reference" / "reference_embed.py"
+    spec = importlib.util.spec_from_file_location("reference_embed", ref_path)
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+
+    tok = ref.load_tokenizer(model_dir)
+    weights = ref.load_weights(model_dir)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    print(f"verify: onnxruntime {ort.__version__}", file=sys.stderr)
+
+    long_text = " ".join(ref.TEXTS[i] for i in range(len(ref.TEXTS)) if len(ref.TEXTS[i]) > 1500)
+    seqs = [tok.encode(t).ids for t in VERIFY_TEXTS]
+    long_ids = tok.encode(long_text).ids
+    seqs.append([long_ids[0]] + long_ids[1:255] + [long_ids[-1]])  # one full 256-token window
+    seqs.append([long_ids[0]] + long_ids[1:511] + [long_ids[-1]])  # max positions (512)
+
+    def run(ids_2d, mask_2d):
+        return sess.run(["last_hidden_state"], {"input_ids": np.asarray(ids_2d, dtype=np.int64),
+                                                "attention_mask": np.asarray(mask_2d, dtype=np.int64)})[0]
+
+    worst_ref = worst_pad0 = worst_padrand = worst_batch_ref = 0.0
+    unpadded = []
+    for ids in seqs:
+        h_ort = run([ids], [[1] * len(ids)])[0]
+        h_ref = ref.forward(weights, ids)
+        d = float(np.max(np.abs(h_ort - h_ref)))
+        worst_ref = max(worst_ref, d)
+        unpadded.append(h_ort)
+        print(f"verify: seq_len={len(ids):3d}  max|onnx - numpy| = {d:.3e}", file=sys.stderr)
+
+    # padding invariance: batch everything, padded to the longest, once with
+    # [PAD]=0 and once with random token ids in the padded positions
+    rng = np.random.default_rng(1234)
+    maxlen = max(len(s) for s in seqs)
+    for kind in ("pad0", "random"):
+        ids_b = np.zeros((len(seqs), maxlen), dtype=np.int64)
+        if kind == "random":
+            ids_b = rng.integers(1000, VOCAB, size=ids_b.shape, dtype=np.int64)
+        mask_b = np.zeros_like(ids_b)
+        for r, s in enumerate(seqs):
+            ids_b[r, : len(s)] = s
+            mask_b[r, : len(s)] = 1
+        hb = run(ids_b, mask_b)
+        for r, s in enumerate(seqs):
+            d = float(np.max(np.abs(hb[r, : len(s)] - unpadded[r])))
+            dr = float(np.max(np.abs(hb[r, : len(s)] - ref.forward(weights, s))))
+            worst_batch_ref = max(worst_batch_ref, dr)
+            if kind == "pad0":
+                worst_pad0 = max(worst_pad0, d)
+            else:
+                worst_padrand = max(worst_padrand, d)
+        if not np.all(np.isfinite(hb)):
+            raise SystemExit("verify: non-finite values in padded batch output")
+
+    # pooled embeddings (mean over real tokens, L2) onnx vs reference
+    worst_cos = 1.0
+    for ids, h in zip(seqs, unpadded):
+        a = h.mean(axis=0); a /= np.linalg.norm(a)
+        b = ref.forward(weights, ids).mean(axis=0); b /= np.linalg.norm(b)
+        worst_cos = min(worst_cos, float(a @ b))
+
+    print(f"verify: parity  max|onnx - numpy| over {len(seqs)} sequences (len {min(map(len, seqs))}..{maxlen}) = {worst_ref:.3e}", file=sys.stderr)
+    print(f"verify: padded batch vs numpy reference (real tokens)          = {worst_batch_ref:.3e}", file=sys.stderr)
+    print(f"verify: padding invariance, [PAD]=0 padding (real tokens)      = {worst_pad0:.3e}", file=sys.stderr)
+    print(f"verify: padding invariance, random-id padding (real tokens)    = {worst_padrand:.3e}", file=sys.stderr)
+    print(f"verify: min cosine(pooled onnx, pooled numpy)                  = {worst_cos:.9f}", file=sys.stderr)
+    ok = worst_ref < 1e-4 and worst_batch_ref < 1e-4 and worst_pad0 < 1e-4 and worst_padrand < 1e-4
+
+    # full pipeline over the golden file: windows batched with padding,
+    # masked mean pooling, token-count-weighted window mean, L2
+    golden_path = HERE.parent / "tests" / "golden" / "reference_embeddings.json"
+    if golden_path.exists():
+        golden = json.loads(golden_path.read_text(encoding="utf-8"))
+        worst_g, worst_gcos, tok_mismatch = 0.0, 1.0, 0
+        for it in golden["items"]:
+            ids = tok.encode(it["text"]).ids
+            tok_mismatch += ids != it["token_ids"]
+            content = ids[1:-1]
+            wins = [[ref.CLS_ID] + content[st : st + ref.WINDOW] + [ref.SEP_ID] for st in ref.window_starts(len(content))]
+            width = max(map(len, wins))
+            ids_b = np.zeros((len(wins), width), dtype=np.int64)
+            mask_b = np.zeros_like(ids_b)
+            for r, win in enumerate(wins):
+                ids_b[r, : len(win)] = win
+                mask_b[r, : len(win)] = 1
+            hb = run(ids_b, mask_b)
+            cnt = mask_b.sum(axis=1).astype(np.float64)
+            pooled = (hb * mask_b[..., None]).sum(axis=1) / cnt[:, None]
+            vec = (pooled * cnt[:, None]).sum(axis=0) / cnt.sum()
+            vec /= np.linalg.norm(vec)
+            gold = np.asarray(it["embedding"], dtype=np.float64)
+            worst_g = max(worst_g, float(np.max(np.abs(vec - gold))))
+            worst_gcos = min(worst_gcos, float(vec @ gold / np.linalg.norm(gold)))
+        print(f"verify: golden pipeline over {len(golden['items'])} paragraphs: max|onnx - golden| = {worst_g:.3e}, "
+              f"min cosine = {worst_gcos:.9f}, tokenization mismatches = {tok_mismatch}", file=sys.stderr)
+        ok = ok and worst_g < 1e-5 and tok_mismatch == 0
+    if not ok:
+        raise SystemExit("verify: FAILED (a difference is >= 1e-4)")
+    print("verify: OK", file=sys.stderr)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model-dir", type=Path, default=HERE / "minilm", help="dir with model.safetensors + config.json")
+    ap.add_argument("--out", type=Path, default=None, help="output path (default: MODEL_DIR/model.onnx)")
+    ap.add_argument("--verify", action="store_true", help="verify an existing --out with onnxruntime instead of converting")
+    a = ap.parse_args()
+    out = a.out or (a.model_dir / "model.onnx")
+    if a.verify:
+        verify(a.model_dir, out)
+    else:
+        convert(a.model_dir, out)
+
+
+if __name__ == "__main__":
+    main()
