@@ -1,0 +1,161 @@
+//! Model assets: where the fetched files live and whether they match models/manifest.json.
+//!
+//! The binary finds the models folder without environment variables: an explicit
+//! `--models DIR`, else `STANCEMETER_MODELS`, else `./models` when it holds a manifest,
+//! else the folder of the checkout the binary was built from.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The fetched files stancemeter loads, relative to the models folder.
+pub const ONNX_MODEL: &str = "minilm/model.onnx";
+/// The tokenizer definition shipped with the model.
+pub const TOKENIZER: &str = "minilm/tokenizer.json";
+/// The ONNX Runtime shared library from the onnxruntime wheel.
+pub const RUNTIME_LIBRARY: &str = "onnxruntime/libonnxruntime.so.1.32.0";
+/// The VADER sentiment lexicon (MIT licence) used for the lexicon tone columns.
+pub const LEXICON: &str = "vader/vader_lexicon.txt";
+/// The default stance head, trained by `stancemeter train` and committed.
+pub const DEFAULT_HEAD: &str = "heads/default.json";
+
+/// One file the manifest promises.
+#[derive(Debug, Clone)]
+pub struct ManifestEntry {
+    /// Path relative to the models folder.
+    pub dest: String,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The models folder and its manifest.
+#[derive(Debug, Clone)]
+pub struct Assets {
+    root: PathBuf,
+    entries: Vec<ManifestEntry>,
+}
+
+impl Assets {
+    /// Finds the models folder (see the module docs) and reads its manifest.
+    pub fn locate(explicit: Option<&Path>) -> Result<Assets> {
+        let root = match explicit {
+            Some(dir) => dir.to_path_buf(),
+            None => default_root(),
+        };
+        Assets::open(&root)
+    }
+
+    /// Opens a models folder that holds `manifest.json`.
+    pub fn open(root: &Path) -> Result<Assets> {
+        let manifest = root.join("manifest.json");
+        let text = std::fs::read_to_string(&manifest).map_err(|e| Error::io(&manifest, e))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Model { path: manifest.clone(), problem: format!("not valid JSON ({e})") })?;
+        let mut entries = Vec::new();
+        collect_entries(&value, &mut entries);
+        Ok(Assets { root: root.to_path_buf(), entries })
+    }
+
+    /// The models folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The full path of a file in the models folder.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Returns the path of a fetched file after checking its size, and with `hash` also its
+    /// sha256, against the manifest. Missing or different files name the fetch command.
+    pub fn verified(&self, relative: &str, hash: bool) -> Result<PathBuf> {
+        let path = self.path(relative);
+        let entry = self.entries.iter().find(|e| e.dest == relative).ok_or_else(|| Error::Model {
+            path: self.root.join("manifest.json"),
+            problem: format!("the manifest lists no file {relative}"),
+        })?;
+        let meta =
+            std::fs::metadata(&path).map_err(|_| Error::Model { path: path.clone(), problem: "missing".into() })?;
+        if meta.len() != entry.size {
+            return Err(Error::Model {
+                path,
+                problem: format!("size {} differs from the manifest's {}", meta.len(), entry.size),
+            });
+        }
+        if hash {
+            let actual = sha256_file(&path)?;
+            if actual != entry.sha256 {
+                return Err(Error::Model {
+                    path,
+                    problem: format!("sha256 {actual} differs from the manifest's {}", entry.sha256),
+                });
+            }
+        }
+        Ok(path)
+    }
+
+    /// The manifest's sha256 for a file, used as provenance in heads and outputs.
+    pub fn sha256_of(&self, relative: &str) -> Option<&str> {
+        self.entries.iter().find(|e| e.dest == relative).map(|e| e.sha256.as_str())
+    }
+}
+
+fn default_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STANCEMETER_MODELS") {
+        return PathBuf::from(dir);
+    }
+    let local = PathBuf::from("models");
+    if local.join("manifest.json").is_file() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))
+}
+
+/// Collects every object with `dest`, `sha256` and `size` anywhere in the manifest, so the
+/// manifest can group files by source package as it likes.
+fn collect_entries(value: &serde_json::Value, out: &mut Vec<ManifestEntry>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let dest = map.get("dest").and_then(|v| v.as_str());
+            let sha = map.get("sha256").and_then(|v| v.as_str());
+            let size = map.get("size").and_then(|v| v.as_u64());
+            if let (Some(dest), Some(sha256), Some(size)) = (dest, sha, size) {
+                let dest = dest.trim_start_matches("models/").to_string();
+                out.push(ManifestEntry { dest, sha256: sha256.to_lowercase(), size });
+            }
+            map.values().for_each(|v| collect_entries(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_entries(v, out)),
+        _ => {}
+    }
+}
+
+/// Hex sha256 of a file's bytes.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Hex sha256 of bytes in memory.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,233 @@
+//! Comparing groups of articles (outlets, months): mean stance with bootstrap intervals and,
+//! for every pair of groups, the difference with its interval and a permutation p-value.
+//! Articles are the resampling unit; every draw comes from a seeded generator, so the same
+//! input and seed give the same output bytes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Location, Result};
+use crate::output::round4;
+use crate::rng::Rng;
+
+/// One article as `compare` needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticleStance {
+    /// Group key.
+    pub group: String,
+    /// Word-weighted mean stance of the article.
+    pub stance: f64,
+    /// Paragraphs in the article.
+    pub paragraphs: u64,
+    /// Content paragraphs scored.
+    pub scored: u64,
+    /// Shares of optimistic, neutral, skeptical content paragraphs.
+    pub shares: [f64; 3],
+}
+
+/// One row of the groups file.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroupRow {
+    /// Group key.
+    pub group: String,
+    /// Articles with at least one scored paragraph.
+    pub n_articles: usize,
+    /// Paragraphs, furniture included.
+    pub n_paragraphs: u64,
+    /// Content paragraphs scored.
+    pub n_scored: u64,
+    /// Mean over articles of article stance_mean.
+    pub mean_stance: f64,
+    /// 2.5th percentile of the bootstrap distribution of the mean.
+    pub ci_low: f64,
+    /// 97.5th percentile.
+    pub ci_high: f64,
+    /// Share of the group's content paragraphs labeled optimistic.
+    pub share_optimistic: f64,
+    /// Share labeled neutral.
+    pub share_neutral: f64,
+    /// Share labeled skeptical.
+    pub share_skeptical: f64,
+}
+
+/// One row of the pairs file.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PairRow {
+    /// First group.
+    pub group_a: String,
+    /// Second group.
+    pub group_b: String,
+    /// mean_stance(a) - mean_stance(b).
+    pub diff: f64,
+    /// 2.5th percentile of the bootstrap distribution of the difference.
+    pub ci_low: f64,
+    /// 97.5th percentile.
+    pub ci_high: f64,
+    /// Two-sided permutation p-value for "no difference" ((hits + 1) / (resamples + 1)).
+    pub p_value: f64,
+}
+
+/// Reads articles.csv, grouping by `by` (a column name, or `month` for the date's YYYY-MM).
+/// Articles without a stance (no content paragraphs) are left out.
+pub fn read_articles(path: &Path, by: &str) -> Result<Vec<ArticleStance>> {
+    let mut reader = csv::Reader::from_reader(crate::output::open(path)?);
+    let headers = reader.headers().map_err(|source| Error::Csv { path: path.into(), source })?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let key_col = if by == "month" { "date" } else { by };
+    let missing = |name: &str| {
+        Error::record(
+            Location::line(path, 1),
+            format!("no column {name:?}; is this an articles.csv from `stancemeter score`?"),
+        )
+    };
+    let key = col(key_col).ok_or_else(|| missing(key_col))?;
+    let need = ["stance_mean", "n_paragraphs", "n_scored", "share_optimistic", "share_neutral", "share_skeptical"];
+    let idx: Vec<usize> = need.iter().map(|n| col(n).ok_or_else(|| missing(n))).collect::<Result<_>>()?;
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|source| Error::Csv { path: path.into(), source })?;
+        let at = Location::line(path, record.position().map_or(0, |p| p.line()));
+        if record.get(idx[0]).unwrap_or("").is_empty() {
+            continue;
+        }
+        let num = |i: usize| -> Result<f64> {
+            let raw = record.get(idx[i]).unwrap_or("");
+            raw.parse().map_err(|_| Error::record(at.clone(), format!("{} is not a number: {raw:?}", need[i])))
+        };
+        let mut group = record.get(key).unwrap_or("").to_string();
+        if by == "month" {
+            group = group.chars().take(7).collect();
+        }
+        out.push(ArticleStance {
+            group: if group.is_empty() { "(none)".into() } else { group },
+            stance: num(0)?,
+            paragraphs: num(1)? as u64,
+            scored: num(2)? as u64,
+            shares: [num(3)?, num(4)?, num(5)?],
+        });
+    }
+    Ok(out)
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+}
+
+fn resample_mean(xs: &[f64], rng: &mut Rng) -> f64 {
+    (0..xs.len()).map(|_| xs[rng.below(xs.len())]).sum::<f64>() / xs.len().max(1) as f64
+}
+
+/// The 2.5th and 97.5th percentiles (linear interpolation) of draws.
+fn interval(mut draws: Vec<f64>) -> (f64, f64) {
+    draws.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| {
+        let pos = p * (draws.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        draws[lo] + (draws[hi] - draws[lo]) * (pos - lo as f64)
+    };
+    (q(0.025), q(0.975))
+}
+
+/// Per-group rows and per-pair rows.
+pub fn compare(articles: &[ArticleStance], resamples: usize, seed: u64) -> (Vec<GroupRow>, Vec<PairRow>) {
+    let resamples = resamples.max(1);
+    let mut groups: BTreeMap<&str, Vec<&ArticleStance>> = BTreeMap::new();
+    articles.iter().for_each(|a| groups.entry(a.group.as_str()).or_default().push(a));
+    let stances: Vec<(&str, Vec<f64>)> =
+        groups.iter().map(|(g, arts)| (*g, arts.iter().map(|a| a.stance).collect())).collect();
+    let mut rng = Rng::new(seed);
+    let rows = groups
+        .iter()
+        .zip(&stances)
+        .map(|((group, arts), (_, xs))| {
+            let draws: Vec<f64> = (0..resamples).map(|_| resample_mean(xs, &mut rng)).collect();
+            let (lo, hi) = interval(draws);
+            let scored: u64 = arts.iter().map(|a| a.scored).sum();
+            let share =
+                |i: usize| arts.iter().map(|a| a.shares[i] * a.scored as f64).sum::<f64>() / scored.max(1) as f64;
+            GroupRow {
+                group: group.to_string(),
+                n_articles: arts.len(),
+                n_paragraphs: arts.iter().map(|a| a.paragraphs).sum(),
+                n_scored: scored,
+                mean_stance: round4(mean(xs)),
+                ci_low: round4(lo),
+                ci_high: round4(hi),
+                share_optimistic: round4(share(0)),
+                share_neutral: round4(share(1)),
+                share_skeptical: round4(share(2)),
+            }
+        })
+        .collect();
+    let mut pairs = Vec::new();
+    for (i, (ga, a)) in stances.iter().enumerate() {
+        for (gb, b) in &stances[i + 1..] {
+            pairs.push(pair(ga, a, gb, b, resamples, &mut rng));
+        }
+    }
+    (rows, pairs)
+}
+
+fn pair(ga: &str, a: &[f64], gb: &str, b: &[f64], resamples: usize, rng: &mut Rng) -> PairRow {
+    let diff = mean(a) - mean(b);
+    let draws: Vec<f64> = (0..resamples).map(|_| resample_mean(a, rng) - resample_mean(b, rng)).collect();
+    let (lo, hi) = interval(draws);
+    let mut pooled: Vec<f64> = a.iter().chain(b).copied().collect();
+    let mut hits = 0usize;
+    for _ in 0..resamples {
+        // Fisher-Yates shuffle, then split at |a|.
+        for i in (1..pooled.len()).rev() {
+            pooled.swap(i, rng.below(i + 1));
+        }
+        let d = mean(&pooled[..a.len()]) - mean(&pooled[a.len()..]);
+        if d.abs() >= diff.abs() - 1e-12 {
+            hits += 1;
+        }
+    }
+    PairRow {
+        group_a: ga.to_string(),
+        group_b: gb.to_string(),
+        diff: round4(diff),
+        ci_low: round4(lo),
+        ci_high: round4(hi),
+        p_value: round4((hits + 1) as f64 / (resamples + 1) as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn art(group: &str, stance: f64) -> ArticleStance {
+        ArticleStance { group: group.into(), stance, paragraphs: 4, scored: 2, shares: [0.5, 0.5, 0.0] }
+    }
+
+    #[test]
+    fn known_difference_is_found_and_reproducible() {
+        let mut articles = Vec::new();
+        for i in 0..20 {
+            let jitter = (i % 5) as f64 * 0.01;
+            articles.push(art("hopeful", 0.5 + jitter));
+            articles.push(art("gloomy", -0.3 + jitter));
+        }
+        let (groups, pairs) = compare(&articles, 500, 1);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].group, "gloomy");
+        assert!((groups[1].mean_stance - 0.52).abs() < 1e-9);
+        assert!(groups[1].ci_low <= 0.52 && 0.52 <= groups[1].ci_high);
+        assert!((pairs[0].diff + 0.8).abs() < 1e-9);
+        assert!(pairs[0].ci_high < 0.0 && pairs[0].p_value < 0.01);
+        assert_eq!(compare(&articles, 500, 1), (groups, pairs));
+    }
+
+    #[test]
+    fn identical_groups_are_not_different() {
+        let articles: Vec<ArticleStance> =
+            (0..30).flat_map(|i| [art("a", (i % 7) as f64 / 10.0), art("b", (i % 7) as f64 / 10.0)]).collect();
+        let (_, pairs) = compare(&articles, 500, 3);
+        assert_eq!(pairs[0].diff, 0.0);
+        assert!(pairs[0].ci_low < 0.0 && pairs[0].ci_high > 0.0 && pairs[0].p_value > 0.5);
+    }
+}

@@ -1,0 +1,202 @@
+//! Stage 4, encode: paragraphs -> tokens -> transformer -> one unit-length embedding each.
+//!
+//! Long paragraphs are never truncated. A paragraph whose content tokens exceed the window
+//! (254 tokens + [CLS] + [SEP] = 256) is cut into windows that start every 127 tokens, plus a
+//! last window that ends at the paragraph's end. Each window is mean-pooled over its tokens
+//! ([CLS] and [SEP] included, as sentence-transformers does), the paragraph vector is the
+//! token-count-weighted mean of its window vectors, and it is then L2-normalised. Rows report
+//! how many windows a paragraph took.
+//!
+//! Batching is invisible: windows are sorted by length and padded to the longest in their
+//! batch, and the attention mask keeps padding out of every real token's state, so a paragraph
+//! gets the same vector whatever else is in its batch.
+
+mod onnx;
+mod tokenize;
+
+pub use onnx::{OnnxBackend, OnnxOptions};
+pub use tokenize::{Windows, WordPieceTokenizer, WINDOW_CONTENT, WINDOW_STRIDE};
+
+use crate::error::Result;
+
+/// Width of the MiniLM embedding.
+pub const DIM: usize = 384;
+
+/// A batch of token windows padded to one length.
+#[derive(Debug, Clone)]
+pub struct WindowBatch {
+    /// Token ids, row-major `[rows, len]`, padded with 0.
+    pub ids: Vec<i64>,
+    /// Attention mask `[rows, len]`: 1 for real tokens, 0 for padding.
+    pub mask: Vec<i64>,
+    /// Number of windows in the batch.
+    pub rows: usize,
+    /// Padded length.
+    pub len: usize,
+}
+
+impl WindowBatch {
+    /// Pads windows to the longest among them.
+    pub fn pad(windows: &[&[u32]]) -> WindowBatch {
+        let len = windows.iter().map(|w| w.len()).max().unwrap_or(0);
+        let rows = windows.len();
+        let mut ids = vec![0i64; rows * len];
+        let mut mask = vec![0i64; rows * len];
+        for (r, window) in windows.iter().enumerate() {
+            for (c, &id) in window.iter().enumerate() {
+                ids[r * len + c] = i64::from(id);
+                mask[r * len + c] = 1;
+            }
+        }
+        WindowBatch { ids, mask, rows, len }
+    }
+}
+
+/// A transformer that turns padded windows into per-window mean-pooled vectors.
+///
+/// One job: run the network and pool. Tokenizing, windowing and normalising live in
+/// [`Encoder`], so every backend produces the same embeddings from the same vectors.
+pub trait Backend: Send {
+    /// Mean of the last hidden states over each window's real tokens, one `DIM` vector per row.
+    fn mean_pool(&mut self, batch: &WindowBatch) -> Result<Vec<Vec<f32>>>;
+
+    /// A short name for provenance columns.
+    fn name(&self) -> &str;
+}
+
+/// One paragraph's embedding with how it was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// Unit-length vector of `DIM` floats.
+    pub vector: Vec<f32>,
+    /// Number of windows the paragraph took (1 unless it was longer than a window).
+    pub windows: usize,
+    /// Number of content tokens (without [CLS]/[SEP]).
+    pub tokens: usize,
+}
+
+/// Options for [`Encoder`].
+#[derive(Debug, Clone)]
+pub struct EncoderOptions {
+    /// Windows per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions { batch_size: 32 }
+    }
+}
+
+impl EncoderOptions {
+    /// Sets the batch size (at least 1).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+}
+
+/// Tokenizer + backend: paragraphs in, embeddings out, in input order.
+pub struct Encoder {
+    tokenizer: WordPieceTokenizer,
+    backend: Box<dyn Backend>,
+    options: EncoderOptions,
+}
+
+impl Encoder {
+    /// Puts a tokenizer and a backend together.
+    pub fn new(tokenizer: WordPieceTokenizer, backend: Box<dyn Backend>, options: EncoderOptions) -> Encoder {
+        Encoder { tokenizer, backend, options }
+    }
+
+    /// The default encoder: the fetched MiniLM graph on ONNX Runtime, files checked against the
+    /// manifest first so a missing or corrupted download names the command that fixes it.
+    pub fn load(assets: &crate::assets::Assets, onnx: &OnnxOptions, options: EncoderOptions) -> Result<Encoder> {
+        let library = assets.verified(crate::assets::RUNTIME_LIBRARY, false)?;
+        let model = assets.verified(crate::assets::ONNX_MODEL, true)?;
+        let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;
+        let backend = OnnxBackend::try_new(&library, &model, onnx)?;
+        Ok(Encoder::new(tokenizer, Box::new(backend), options))
+    }
+
+    /// The backend's name.
+    pub fn backend_name(&self) -> &str {
+        self.backend.name()
+    }
+
+    /// Embeds paragraphs; the output has one entry per input, in input order.
+    pub fn embed(&mut self, texts: &[&str]) -> Result<Vec<Embedding>> {
+        let windows = self.tokenizer.windows(texts)?;
+        let flat: Vec<(usize, &[u32])> = windows
+            .iter()
+            .enumerate()
+            .flat_map(|(p, w)| w.windows.iter().map(move |ids| (p, ids.as_slice())))
+            .collect();
+        // Longest first, ties in input order: little padding, and a deterministic plan.
+        let mut order: Vec<usize> = (0..flat.len()).collect();
+        order.sort_by(|&a, &b| flat[b].1.len().cmp(&flat[a].1.len()).then(a.cmp(&b)));
+
+        let mut sums = vec![vec![0f64; DIM]; texts.len()];
+        let mut weights = vec![0f64; texts.len()];
+        for chunk in order.chunks(self.options.batch_size) {
+            let batch_windows: Vec<&[u32]> = chunk.iter().map(|&i| flat[i].1).collect();
+            let pooled = self.backend.mean_pool(&WindowBatch::pad(&batch_windows))?;
+            for (&i, vector) in chunk.iter().zip(pooled) {
+                let (paragraph, ids) = flat[i];
+                let weight = ids.len() as f64;
+                for (s, v) in sums[paragraph].iter_mut().zip(vector) {
+                    *s += f64::from(v) * weight;
+                }
+                weights[paragraph] += weight;
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .zip(windows)
+            .map(|(sum, w)| Embedding { vector: normalise(&sum), windows: w.windows.len(), tokens: w.content_tokens })
+            .collect())
+    }
+}
+
+/// L2-normalises a vector (the weighting cancels out, so sums need no division first).
+fn normalise(sum: &[f64]) -> Vec<f32> {
+    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        return vec![0.0; sum.len()];
+    }
+    sum.iter().map(|x| (x / norm) as f32).collect()
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pad_masks_only_real_tokens() {
+        let a: &[u32] = &[101, 7, 102];
+        let b: &[u32] = &[101, 102];
+        let batch = WindowBatch::pad(&[a, b]);
+        assert_eq!((batch.rows, batch.len), (2, 3));
+        assert_eq!(batch.ids, vec![101, 7, 102, 101, 102, 0]);
+        assert_eq!(batch.mask, vec![1, 1, 1, 1, 1, 0]);
+    }
+
+    #[test]
+    fn normalise_gives_unit_length_and_keeps_zero() {
+        let v = normalise(&[3.0, 4.0]);
+        assert!((v[0] - 0.6).abs() < 1e-7 && (v[1] - 0.8).abs() < 1e-7);
+        assert_eq!(normalise(&[0.0, 0.0]), vec![0.0, 0.0]);
+    }
+}

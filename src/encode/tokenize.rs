@@ -1,0 +1,109 @@
+//! Stage 3, tokenize: the model's own tokenizer.json, with its built-in 128-token truncation
+//! and padding switched off, and the windowing rule that keeps long paragraphs whole.
+
+use std::path::Path;
+
+use tokenizers::Tokenizer;
+
+use crate::error::{Error, Result};
+
+/// Content tokens per window; with [CLS] and [SEP] a window is 256 tokens.
+pub const WINDOW_CONTENT: usize = 254;
+/// Distance between window starts: consecutive windows overlap by half.
+pub const WINDOW_STRIDE: usize = 127;
+
+/// The token windows of one paragraph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Windows {
+    /// Each window as `[CLS] tokens [SEP]` ids.
+    pub windows: Vec<Vec<u32>>,
+    /// Number of content tokens in the paragraph.
+    pub content_tokens: usize,
+}
+
+/// A BERT WordPiece tokenizer loaded from tokenizer.json.
+pub struct WordPieceTokenizer {
+    inner: Tokenizer,
+    cls: u32,
+    sep: u32,
+}
+
+impl WordPieceTokenizer {
+    /// Loads tokenizer.json and turns off its fixed truncation and padding.
+    pub fn from_file(path: &Path) -> Result<WordPieceTokenizer> {
+        let bad = |message: String| Error::Model { path: path.to_path_buf(), problem: message };
+        let mut inner = Tokenizer::from_file(path).map_err(|e| bad(format!("cannot load tokenizer ({e})")))?;
+        inner.with_truncation(None).map_err(|e| bad(format!("cannot disable truncation ({e})")))?;
+        inner.with_padding(None);
+        let id = |token: &str| inner.token_to_id(token).ok_or_else(|| bad(format!("vocabulary lacks {token}")));
+        let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+        Ok(WordPieceTokenizer { inner, cls, sep })
+    }
+
+    /// Tokenizes paragraphs (in parallel) and cuts each into windows.
+    pub fn windows(&self, texts: &[&str]) -> Result<Vec<Windows>> {
+        let encodings = self.inner.encode_batch(texts.to_vec(), false).map_err(|e| Error::Tokenizer {
+            context: format!("encoding a batch of {} paragraphs", texts.len()),
+            message: e.to_string(),
+        })?;
+        Ok(encodings.iter().map(|e| self.split(e.get_ids())).collect())
+    }
+
+    /// Content token count of one text, for word/token statistics.
+    pub fn count(&self, text: &str) -> Result<usize> {
+        Ok(self.windows(&[text])?.remove(0).content_tokens)
+    }
+
+    fn split(&self, ids: &[u32]) -> Windows {
+        let windows = window_starts(ids.len())
+            .into_iter()
+            .map(|start| {
+                let end = (start + WINDOW_CONTENT).min(ids.len());
+                let mut w = Vec::with_capacity(end - start + 2);
+                w.push(self.cls);
+                w.extend_from_slice(&ids[start..end]);
+                w.push(self.sep);
+                w
+            })
+            .collect();
+        Windows { windows, content_tokens: ids.len() }
+    }
+}
+
+/// Window starts for `n` content tokens: every `WINDOW_STRIDE` while the window ends before
+/// the text does, then one last window flush with the end.
+pub fn window_starts(n: usize) -> Vec<usize> {
+    if n <= WINDOW_CONTENT {
+        return vec![0];
+    }
+    let mut starts: Vec<usize> = (0..).map(|k| k * WINDOW_STRIDE).take_while(|s| s + WINDOW_CONTENT < n).collect();
+    let last = n - WINDOW_CONTENT;
+    if starts.last() != Some(&last) {
+        starts.push(last);
+    }
+    starts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_starts_cover_every_token() {
+        let cases: &[(usize, &[usize])] = &[
+            (0, &[0]),
+            (10, &[0]),
+            (254, &[0]),
+            (255, &[0, 1]),
+            (381, &[0, 127]),
+            (382, &[0, 127, 128]),
+            (600, &[0, 127, 254, 346]),
+        ];
+        for &(n, want) in cases {
+            let got = window_starts(n);
+            assert_eq!(got, want, "n = {n}");
+            let end = got.last().map(|s| (s + WINDOW_CONTENT).min(n)).unwrap_or(0);
+            assert_eq!(end, n, "last window must reach the end for n = {n}");
+        }
+    }
+}

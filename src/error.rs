@@ -1,0 +1,130 @@
+//! Errors for every stage: one enum, each variant saying where it happened and what to do.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A place in an input: a file (or `-` for stdin) and a 1-based line or record number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file as the user named it.
+    pub path: PathBuf,
+    /// 1-based line number; 0 when the error concerns the whole file.
+    pub line: u64,
+}
+
+impl Location {
+    /// A location for a whole file.
+    pub fn file(path: impl Into<PathBuf>) -> Location {
+        Location { path: path.into(), line: 0 }
+    }
+
+    /// A location for one line of a file.
+    pub fn line(path: impl Into<PathBuf>, line: u64) -> Location {
+        Location { path: path.into(), line }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.path.display())
+        } else {
+            write!(f, "{}:{}", self.path.display(), self.line)
+        }
+    }
+}
+
+/// Everything that can go wrong in stancemeter.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input record (article, labeled sample) is malformed.
+    #[error("{at}: {message}")]
+    Record {
+        /// Where the record is.
+        at: Location,
+        /// What is wrong and, where possible, what to do.
+        message: String,
+    },
+    /// A model file is missing or does not match the manifest.
+    #[error("{}: {problem}; run `bash models/fetch` to download and verify the model files", path.display())]
+    Model {
+        /// The file that is missing or wrong.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// ONNX Runtime failed.
+    #[error("ONNX Runtime: {context}")]
+    Runtime {
+        /// What stancemeter was doing.
+        context: String,
+        /// The runtime's own error.
+        #[source]
+        source: ort::Error,
+    },
+    /// The tokenizer failed.
+    #[error("tokenizer: {context}: {message}")]
+    Tokenizer {
+        /// What stancemeter was doing.
+        context: String,
+        /// The tokenizer's message.
+        message: String,
+    },
+    /// A head file is malformed or does not fit the encoder.
+    #[error("{}: {message}", path.display())]
+    Head {
+        /// The head file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Writing CSV failed.
+    #[error("{}: {source}", path.display())]
+    Csv {
+        /// The output or input file.
+        path: PathBuf,
+        /// The csv crate's error.
+        #[source]
+        source: csv::Error,
+    },
+    /// The request cannot be carried out as given (bad option combination, unknown format).
+    #[error("{0}")]
+    Usage(String),
+    /// The inputs hold nothing usable (every record was bad, or there were none).
+    #[error("{0}")]
+    NoInput(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Error {
+        Error::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    /// A malformed record at `at`.
+    pub fn record(at: Location, message: impl Into<String>) -> Error {
+        Error::Record { at, message: message.into() }
+    }
+
+    /// A runtime error with what we were doing.
+    pub fn runtime(context: impl Into<String>, source: impl Into<ort::Error>) -> Error {
+        Error::Runtime { context: context.into(), source: source.into() }
+    }
+
+    /// True when the error concerns a single input record, so a lenient run may skip it.
+    pub fn is_record(&self) -> bool {
+        matches!(self, Error::Record { .. })
+    }
+}

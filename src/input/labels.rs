@@ -1,0 +1,132 @@
+//! Labeled paragraphs for `train` and `eval`: JSONL `{"id","article_id","text","label"}` or CSV
+//! with `text,label` columns (plus `id`, `article_id` if present).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{utf8, Format};
+use crate::error::{Error, Location, Result};
+
+/// One labeled paragraph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Sample id (file:line when the input has none).
+    pub id: String,
+    /// Article the paragraph belongs to (empty when unknown).
+    pub article_id: String,
+    /// The paragraph.
+    pub text: String,
+    /// Its label, as written.
+    pub label: String,
+    /// Where it was read.
+    pub at: Location,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    id: Option<String>,
+    article_id: Option<String>,
+    text: Option<String>,
+    label: Option<String>,
+}
+
+/// Reads labeled samples from a .jsonl or .csv file; any bad record is an error.
+pub fn read_samples(path: &Path) -> Result<Vec<Sample>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let samples = match Format::from_path(path) {
+        Some(Format::Jsonl) => parse_jsonl(BufReader::new(file), path)?,
+        Some(Format::Csv) => parse_csv(file, path)?,
+        _ => return Err(Error::Usage(format!("{}: labeled samples must be .jsonl or .csv", path.display()))),
+    };
+    if samples.is_empty() {
+        return Err(Error::record(Location::file(path), "no labeled samples in file"));
+    }
+    Ok(samples)
+}
+
+fn sample(record: Record, at: Location) -> Result<Sample> {
+    let text = record.text.filter(|t| !t.trim().is_empty());
+    let label = record.label.map(|l| l.trim().to_ascii_lowercase()).filter(|l| !l.is_empty());
+    let (Some(text), Some(label)) = (text, label) else {
+        return Err(Error::record(at, "a labeled sample needs non-empty \"text\" and \"label\""));
+    };
+    Ok(Sample {
+        id: record.id.unwrap_or_else(|| at.to_string()),
+        article_id: record.article_id.unwrap_or_default(),
+        text,
+        label,
+        at,
+    })
+}
+
+/// Parses labeled JSONL.
+pub fn parse_jsonl<R: BufRead>(mut reader: R, path: &Path) -> Result<Vec<Sample>> {
+    let mut out = Vec::new();
+    let mut line = 0u64;
+    loop {
+        let mut bytes = Vec::new();
+        if reader.read_until(b'\n', &mut bytes).map_err(|e| Error::io(path, e))? == 0 {
+            return Ok(out);
+        }
+        line += 1;
+        let at = Location::line(path, line);
+        let text = utf8(bytes, &at)?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(text.trim())
+            .map_err(|e| Error::record(at.clone(), format!("not a JSON object ({e})")))?;
+        out.push(sample(record, at)?);
+    }
+}
+
+/// Parses labeled CSV with a header naming at least `text` and `label`.
+pub fn parse_csv<R: Read>(reader: R, path: &Path) -> Result<Vec<Sample>> {
+    let mut reader = csv::Reader::from_reader(reader);
+    let headers = reader.headers().map_err(|e| Error::record(Location::line(path, 1), e.to_string()))?.clone();
+    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (Some(text), Some(label)) = (find("text"), find("label")) else {
+        return Err(Error::record(Location::line(path, 1), "header must have columns \"text\" and \"label\""));
+    };
+    let (id, article) = (find("id"), find("article_id"));
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            Error::record(Location::line(path, line), format!("malformed CSV record ({e})"))
+        })?;
+        let at = Location::line(path, record.position().map(|p| p.line()).unwrap_or(0));
+        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).map(String::from);
+        let fields = Record { id: get(id), article_id: get(article), text: get(Some(text)), label: get(Some(label)) };
+        out.push(sample(fields, at)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_formats_read_the_same_sample() {
+        let j = parse_jsonl(
+            &b"{\"id\":\"x\",\"article_id\":\"a\",\"text\":\"T\",\"label\":\"Neutral\"}\n"[..],
+            Path::new("l.jsonl"),
+        );
+        let c = parse_csv(&b"id,article_id,text,label\nx,a,T,neutral\n"[..], Path::new("l.csv"));
+        let (j, c) = (j.unwrap(), c.unwrap());
+        assert_eq!((j[0].label.as_str(), c[0].label.as_str()), ("neutral", "neutral"));
+        assert_eq!((j[0].text.as_str(), c[0].article_id.as_str()), ("T", "a"));
+    }
+
+    #[test]
+    fn missing_label_names_the_line() {
+        let err = parse_jsonl(&b"\n{\"text\":\"T\"}\n"[..], Path::new("l.jsonl")).unwrap_err();
+        assert!(err.to_string().starts_with("l.jsonl:2: a labeled sample needs"), "{err}");
+        let err = parse_csv(&b"text\nT\n"[..], Path::new("l.csv")).unwrap_err();
+        assert!(err.to_string().starts_with("l.csv:1: header must have"), "{err}");
+    }
+}

@@ -1,0 +1,97 @@
+//! Stage 1, read: articles from .txt, .jsonl and .csv files, one record at a time.
+//!
+//! Every reader takes any `Read`, so it tests on byte slices, and reports bad records as
+//! [`Error::Record`] with the file and line, so a lenient run can skip them and go on.
+
+mod csv_articles;
+mod jsonl;
+pub mod labels;
+mod stream;
+mod text;
+
+pub use csv_articles::CsvArticles;
+pub use jsonl::JsonlArticles;
+pub use stream::{discover, ArticleStream, Source};
+pub use text::parse_text;
+
+use std::path::Path;
+
+use crate::error::{Error, Location, Result};
+
+/// An article's body as the input gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// Free text, split into paragraphs by [`crate::segment`].
+    Text(String),
+    /// Paragraphs given one by one; each element is exactly one paragraph.
+    Paragraphs(Vec<String>),
+}
+
+/// One article and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article {
+    /// The article's id, unique within a run.
+    pub id: String,
+    /// Headline, when known.
+    pub title: Option<String>,
+    /// Outlet, when known.
+    pub outlet: Option<String>,
+    /// Publication date as given (ISO 8601 recommended).
+    pub date: Option<String>,
+    /// Link to the original.
+    pub url: Option<String>,
+    /// The text.
+    pub body: Body,
+    /// Where the article starts in its input.
+    pub at: Location,
+}
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One article per file.
+    Text,
+    /// One article per line.
+    Jsonl,
+    /// One article per record, with a header.
+    Csv,
+}
+
+impl Format {
+    /// The format a file name implies, if any.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "txt" | "text" | "md" => Some(Format::Text),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// Parses a `--format` value.
+    pub fn parse(name: &str) -> Option<Format> {
+        match name {
+            "txt" | "text" => Some(Format::Text),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes one line (or file) as UTF-8, naming the place of the first invalid byte.
+pub(crate) fn utf8(bytes: Vec<u8>, at: &Location) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        Error::record(
+            at.clone(),
+            format!("invalid UTF-8 at byte {offset}; re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"),
+        )
+    })
+}
+
+/// Trims a field and drops it when empty.
+pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}

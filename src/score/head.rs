@@ -1,0 +1,227 @@
+//! Stance heads: a small network over embeddings, saved as JSON with its provenance.
+//!
+//! Label names and their order come from the head file, never from code.
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The head file format this build reads and writes.
+pub const FORMAT: &str = "stancemeter-head/1";
+
+/// Activation after a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// Identity (the last layer: logits).
+    None,
+    /// max(0, x).
+    Relu,
+}
+
+/// One dense layer: `y = act(x W^T + b)`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Layer {
+    /// `[out][in]` weights.
+    pub weights: Vec<Vec<f32>>,
+    /// `[out]` biases.
+    pub bias: Vec<f32>,
+    /// Activation applied to the output.
+    pub activation: Activation,
+}
+
+/// Which encoder a head was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncoderId {
+    /// Model name.
+    pub name: String,
+    /// sha256 of the ONNX graph the embeddings came from.
+    pub onnx_sha256: String,
+}
+
+/// Quality of a head measured on data it was not fitted on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HeadMetrics {
+    /// Samples.
+    pub n: usize,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Macro-averaged F1.
+    pub macro_f1: f64,
+    /// Multi-class Brier score.
+    pub brier: f64,
+    /// Expected calibration error (15 bins).
+    pub ece: f64,
+}
+
+/// A trained stance head.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Head {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Short id (hash of the weights) for provenance columns.
+    pub id: String,
+    /// Label names in output order.
+    pub labels: Vec<String>,
+    /// The encoder the head expects.
+    pub encoder: EncoderId,
+    /// Layers, input first.
+    pub layers: Vec<Layer>,
+    /// Softmax temperature fitted on dev data (calibration).
+    pub temperature: f32,
+    /// How the head was trained (data checksums, method, hyper-parameters).
+    pub training: serde_json::Value,
+    /// Metrics on the dev split.
+    pub dev: HeadMetrics,
+}
+
+impl Head {
+    /// Reads and checks a head file.
+    pub fn load(path: &Path) -> Result<Head> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bad = |message: String| Error::Head { path: path.to_path_buf(), message };
+        let head: Head = serde_json::from_str(&text).map_err(|e| bad(format!("not a stance head ({e})")))?;
+        if head.format != FORMAT {
+            return Err(bad(format!("format {:?} is not {FORMAT:?}; retrain with `stancemeter train`", head.format)));
+        }
+        head.check().map_err(bad)?;
+        Ok(head)
+    }
+
+    /// Writes the head as pretty JSON, atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| Error::Usage(e.to_string()))?;
+        crate::output::write_atomic(path, json.as_bytes())
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        let mut width = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let inputs = layer.weights.first().map_or(0, Vec::len);
+            if layer.weights.len() != layer.bias.len() || layer.weights.iter().any(|r| r.len() != inputs) {
+                return Err(format!("layer {i} has inconsistent shapes"));
+            }
+            if width.is_some_and(|w| w != inputs) {
+                return Err(format!("layer {i} expects {inputs} inputs but the previous layer gives {width:?}"));
+            }
+            width = Some(layer.weights.len());
+        }
+        if width != Some(self.labels.len()) || self.labels.is_empty() {
+            return Err(format!("last layer gives {width:?} outputs for {} labels", self.labels.len()));
+        }
+        for needed in ["optimistic", "neutral", "skeptical"] {
+            if !self.labels.iter().any(|l| l == needed) {
+                return Err(format!("labels {:?} lack {needed:?}", self.labels));
+            }
+        }
+        if !(self.temperature > 0.0) {
+            return Err("temperature must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// An unsaved head around freshly fitted layers (temperature 1), for scoring candidates.
+    pub fn probe(labels: &[String], layers: Vec<Layer>) -> Head {
+        Head {
+            format: FORMAT.into(),
+            id: String::new(),
+            labels: labels.to_vec(),
+            encoder: EncoderId { name: String::new(), onnx_sha256: String::new() },
+            layers,
+            temperature: 1.0,
+            training: serde_json::Value::Null,
+            dev: HeadMetrics::default(),
+        }
+    }
+
+    /// Width of the input features.
+    pub fn input_width(&self) -> usize {
+        self.layers.first().and_then(|l| l.weights.first()).map_or(0, Vec::len)
+    }
+
+    /// Index of a label.
+    pub fn label_index(&self, name: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l == name)
+    }
+
+    /// Calibrated probabilities for rows of features, `[n, labels]`.
+    pub fn probabilities(&self, features: ArrayView2<f32>) -> Array2<f32> {
+        let mut logits = self.logits(features);
+        logits.mapv_inplace(|x| x / self.temperature);
+        softmax_rows(&mut logits);
+        logits
+    }
+
+    /// Uncalibrated logits, `[n, labels]`.
+    pub fn logits(&self, features: ArrayView2<f32>) -> Array2<f32> {
+        let mut x = features.to_owned();
+        for layer in &self.layers {
+            let w = Array2::from_shape_fn((layer.weights.len(), layer.weights[0].len()), |(o, i)| layer.weights[o][i]);
+            let b = Array1::from(layer.bias.clone());
+            x = x.dot(&w.t()) + &b;
+            if layer.activation == Activation::Relu {
+                x.mapv_inplace(|v| v.max(0.0));
+            }
+        }
+        x
+    }
+}
+
+/// In-place row-wise softmax, stable for large logits.
+pub fn softmax_rows(x: &mut Array2<f32>) {
+    for mut row in x.axis_iter_mut(Axis(0)) {
+        let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        row.mapv_inplace(|v| (v - max).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|v| v / sum);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn head(temperature: f32) -> Head {
+        Head {
+            format: FORMAT.into(),
+            id: "t".into(),
+            labels: vec!["optimistic".into(), "neutral".into(), "skeptical".into()],
+            encoder: EncoderId { name: "x".into(), onnx_sha256: "y".into() },
+            layers: vec![Layer {
+                weights: vec![vec![1.0, 0.0], vec![0.0, 0.0], vec![0.0, 1.0]],
+                bias: vec![0.0, 0.5, 0.0],
+                activation: Activation::None,
+            }],
+            temperature,
+            training: serde_json::Value::Null,
+            dev: HeadMetrics::default(),
+        }
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_and_temperature_flattens() {
+        let x = array![[2.0f32, 0.0], [0.0, 3.0]];
+        let sharp = head(1.0).probabilities(x.view());
+        let flat = head(4.0).probabilities(x.view());
+        for row in sharp.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-6);
+        }
+        assert!(sharp[[0, 0]] > flat[[0, 0]] && flat[[0, 0]] > 1.0 / 3.0);
+        assert!(sharp[[1, 2]] > 0.8);
+    }
+
+    #[test]
+    fn check_refuses_heads_without_the_three_stances() {
+        let mut h = head(1.0);
+        assert!(h.check().is_ok());
+        h.labels[0] = "positive".into();
+        assert!(h.check().unwrap_err().contains("optimistic"));
+        let mut h = head(1.0);
+        h.layers[0].bias.pop();
+        assert!(h.check().unwrap_err().contains("inconsistent"));
+    }
+}
