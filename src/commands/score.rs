@@ -190,7 +190,7 @@ fn write_article(
     let m = acc.finish();
     let r = |x: Option<f64>| x.map(round4);
     let share = |i: usize| m.shares.map(|s| round4(s[i]));
-    let percent = |count: u64| (m.tone.words > 0).then(|| round4(100.0 * count as f64 / m.tone.words as f64));
+    let percent = |count: u64| (m.tone.words > 0).then(|| 100.0 * count as f64 / m.tone.words as f64);
     let (pos, neg) = (percent(m.tone.positive), percent(m.tone.negative));
     writers.articles.write(&ArticleRow {
         article_id: &article.id,
@@ -211,8 +211,8 @@ fn write_article(
         max_stance: r(m.max_stance),
         min_stance: r(m.min_stance),
         words: m.words,
-        lex_positive: pos,
-        lex_negative: neg,
+        lex_positive: r(pos),
+        lex_negative: r(neg),
         lex_tone: pos.zip(neg).map(|(p, n)| round4(p - n)),
         model: &provenance.model,
         head: &provenance.head,

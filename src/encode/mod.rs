@@ -1,9 +1,9 @@
 //! Stage 4, encode: paragraphs -> tokens -> transformer -> one unit-length embedding each.
 //!
 //! Long paragraphs are never truncated. A paragraph whose content tokens exceed the window
-//! (254 tokens + [CLS] + [SEP] = 256) is cut into windows that start every 127 tokens, plus a
+//! (254 tokens + `[CLS]` + `[SEP]` = 256) is cut into windows that start every 127 tokens, plus a
 //! last window that ends at the paragraph's end. Each window is mean-pooled over its tokens
-//! ([CLS] and [SEP] included, as sentence-transformers does), the paragraph vector is the
+//! (`[CLS]` and `[SEP]` included, as sentence-transformers does), the paragraph vector is the
 //! token-count-weighted mean of its window vectors, and it is then L2-normalised. Rows report
 //! how many windows a paragraph took.
 //!
@@ -71,7 +71,7 @@ pub struct Embedding {
     pub vector: Vec<f32>,
     /// Number of windows the paragraph took (1 unless it was longer than a window).
     pub windows: usize,
-    /// Number of content tokens (without [CLS]/[SEP]).
+    /// Number of content tokens (without `[CLS]`/`[SEP]`).
     pub tokens: usize,
 }
 

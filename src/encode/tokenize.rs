@@ -7,7 +7,7 @@ use tokenizers::Tokenizer;
 
 use crate::error::{Error, Result};
 
-/// Content tokens per window; with [CLS] and [SEP] a window is 256 tokens.
+/// Content tokens per window; with `[CLS]` and `[SEP]` a window is 256 tokens.
 pub const WINDOW_CONTENT: usize = 254;
 /// Distance between window starts: consecutive windows overlap by half.
 pub const WINDOW_STRIDE: usize = 127;

@@ -117,7 +117,7 @@ impl Head {
                 return Err(format!("labels {:?} lack {needed:?}", self.labels));
             }
         }
-        if !(self.temperature > 0.0) {
+        if self.temperature.is_nan() || self.temperature <= 0.0 {
             return Err("temperature must be positive".into());
         }
         Ok(())

@@ -1,0 +1,103 @@
+//! Shared helpers: run the binary, show everything on failure, locate fixtures and models.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use stancemeter::assets::Assets;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The fetched models; fails loudly (never skips) when they are missing.
+pub fn assets() -> Assets {
+    let assets = Assets::open(&root().join("models")).expect("models/manifest.json");
+    if let Err(e) = assets.verified(stancemeter::assets::ONNX_MODEL, false) {
+        panic!("{e}\nThese tests need the fetched model: run `bash models/fetch` (tests/run does it).");
+    }
+    assets
+}
+
+/// The result of one run of the binary.
+pub struct Run {
+    pub command: String,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    /// Everything about the run, for assertion messages.
+    pub fn show(&self) -> String {
+        format!(
+            "command: {}\nexit: {}\nstdout:\n{}\nstderr:\n{}",
+            self.command,
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    /// Asserts the exit code, showing the run if it differs.
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code(), code, "unexpected exit code\n{}", self.show());
+        self
+    }
+}
+
+/// Runs stancemeter with `args` in `dir`.
+pub fn stancemeter(dir: &Path, args: &[&str]) -> Run {
+    stancemeter_stdin(dir, args, None)
+}
+
+/// Runs stancemeter with `args` in `dir`, feeding `stdin`.
+pub fn stancemeter_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    use std::io::Write;
+    let exe = env!("CARGO_BIN_EXE_stancemeter");
+    let command = format!("(cd {} && {exe} {})", dir.display(), args.join(" "));
+    let mut cmd = Command::new(exe);
+    cmd.args(args).current_dir(dir).env("STANCEMETER_MODELS", root().join("models"));
+    cmd.stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn stancemeter");
+    if let Some(bytes) = stdin {
+        child.stdin.take().expect("stdin").write_all(bytes).expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("wait for stancemeter");
+    Run { command, output }
+}
+
+/// Reads a CSV into a header and rows of strings.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = reader.headers().expect("headers").iter().map(String::from).collect();
+    let rows = reader.records().map(|r| r.expect("record").iter().map(String::from).collect()).collect();
+    (headers, rows)
+}
+
+/// The column `name` of `rows`.
+pub fn column<'a>(headers: &[String], rows: &'a [Vec<String>], name: &str) -> Vec<&'a str> {
+    let i = headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {headers:?}"));
+    rows.iter().map(|r| r[i].as_str()).collect()
+}
+
+/// Files left in a folder (names), sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}

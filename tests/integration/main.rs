@@ -1,0 +1,9 @@
+//! Integration tests: they run the real binary (and, for the encoder, the library) against
+//! the fetched model. Run `bash models/fetch` first; `bash tests/run` does.
+
+mod common;
+mod compare;
+mod embed;
+mod encoder;
+mod eval;
+mod score;
