@@ -12,7 +12,7 @@ use indicatif::ProgressBar;
 
 use crate::aggregate::{ArticleAccumulator, ParagraphFacts, Stance};
 use crate::error::{Error, Result};
-use crate::input::{discover, Article, ArticleStream, Format};
+use crate::input::{discover, total_bytes, Article, ArticleStream, Format};
 use crate::lexicon::Lexicon;
 use crate::output::{round4, ArticleRow, AtomicCsv, ParagraphRow};
 use crate::score::Scorer;
@@ -81,7 +81,10 @@ pub fn run(
     let started = Instant::now();
     let mut chunk: Vec<(Article, Vec<Paragraph>)> = Vec::new();
     let mut chunk_content = 0usize;
-    for item in ArticleStream::new(sources, settings.outlet.clone()) {
+    progress.set_length(total_bytes(&sources));
+    let stream = ArticleStream::new(sources, settings.outlet.clone());
+    let tracker = Tracker { progress, bytes: stream.bytes_read(), started };
+    for item in stream {
         let article = match item {
             Ok(article) => article,
             Err(e) if e.is_record() && !settings.strict => {
@@ -97,11 +100,11 @@ pub fn run(
         if chunk_content >= settings.chunk_paragraphs {
             flush(&mut chunk, scorer, lexicon, &mut writers, &provenance, &mut summary)?;
             chunk_content = 0;
-            report(progress, &summary, started);
+            tracker.report(&summary);
         }
     }
     flush(&mut chunk, scorer, lexicon, &mut writers, &provenance, &mut summary)?;
-    report(progress, &summary, started);
+    tracker.report(&summary);
     if summary.articles == 0 {
         return Err(Error::NoInput(format!(
             "no article could be read ({} bad records skipped); nothing written",
@@ -117,14 +120,25 @@ fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-fn report(progress: &ProgressBar, summary: &ScoreSummary, started: Instant) {
-    let secs = started.elapsed().as_secs_f64().max(1e-9);
-    progress.set_position(summary.articles);
-    progress.set_message(format!(
-        "{} paragraphs, {:.0} paragraphs/s",
-        summary.paragraphs,
-        summary.paragraphs as f64 / secs
-    ));
+/// Progress by input bytes (so the bar has an ETA) with article and paragraph rates.
+struct Tracker<'a> {
+    progress: &'a ProgressBar,
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    started: Instant,
+}
+
+impl Tracker<'_> {
+    fn report(&self, summary: &ScoreSummary) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        self.progress.set_position(self.bytes.load(std::sync::atomic::Ordering::Relaxed));
+        self.progress.set_message(format!(
+            "{} articles ({:.1}/s), {} paragraphs ({:.0}/s)",
+            summary.articles,
+            summary.articles as f64 / secs,
+            summary.paragraphs,
+            summary.paragraphs as f64 / secs
+        ));
+    }
 }
 
 fn flush(

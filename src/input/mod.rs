@@ -11,7 +11,7 @@ mod text;
 
 pub use csv_articles::CsvArticles;
 pub use jsonl::JsonlArticles;
-pub use stream::{discover, ArticleStream, Source};
+pub use stream::{discover, total_bytes, ArticleStream, Source};
 pub use text::parse_text;
 
 use std::path::Path;

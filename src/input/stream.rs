@@ -4,6 +4,8 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::{parse_text, Article, CsvArticles, Format, JsonlArticles};
 use crate::error::{Error, Result};
@@ -67,16 +69,47 @@ pub struct ArticleStream {
     current: Option<Box<dyn Iterator<Item = Result<Article>>>>,
     outlet: Option<String>,
     seen: HashSet<String>,
+    bytes_read: Arc<AtomicU64>,
+}
+
+/// Counts the bytes that pass through, for progress and ETA.
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Total size in bytes of the sources that are files (stdin counts 0).
+pub fn total_bytes(sources: &[Source]) -> u64 {
+    sources.iter().filter_map(|s| std::fs::metadata(&s.path).ok()).map(|m| m.len()).sum()
 }
 
 impl ArticleStream {
     /// Streams `sources`; `outlet` is used where an article names none.
     pub fn new(sources: Vec<Source>, outlet: Option<String>) -> ArticleStream {
-        ArticleStream { sources: sources.into_iter(), current: None, outlet, seen: HashSet::new() }
+        ArticleStream {
+            sources: sources.into_iter(),
+            current: None,
+            outlet,
+            seen: HashSet::new(),
+            bytes_read: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// A counter of the input bytes read so far, shared with whoever reports progress.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.bytes_read)
     }
 
     fn open(&self, source: &Source) -> Box<dyn Iterator<Item = Result<Article>>> {
-        let reader: Box<dyn Read> = if source.path.as_os_str() == "-" {
+        let inner: Box<dyn Read> = if source.path.as_os_str() == "-" {
             Box::new(std::io::stdin())
         } else {
             match File::open(&source.path) {
@@ -84,6 +117,7 @@ impl ArticleStream {
                 Err(e) => return Box::new(std::iter::once(Err(Error::io(&source.path, e)))),
             }
         };
+        let reader = Counting { inner, counter: Arc::clone(&self.bytes_read) };
         match source.format {
             Format::Text => {
                 let path = source.path.clone();
