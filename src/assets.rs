@@ -16,6 +16,10 @@ use crate::error::{Error, Result};
 pub const ONNX_MODEL: &str = "minilm/model.onnx";
 /// The tokenizer definition shipped with the model.
 pub const TOKENIZER: &str = "minilm/tokenizer.json";
+/// The fp32 weights the ONNX graph is converted from (read directly by the rust-bert backend).
+pub const SAFETENSORS_MODEL: &str = "minilm/model.safetensors";
+/// The model's BERT configuration.
+pub const MODEL_CONFIG: &str = "minilm/config.json";
 /// The ONNX Runtime shared library from the onnxruntime wheel.
 pub const RUNTIME_LIBRARY: &str = "onnxruntime/libonnxruntime.so.1.32.0";
 /// The VADER sentiment lexicon (MIT licence) used for the lexicon tone columns.

@@ -38,9 +38,21 @@ pub struct ModelArgs {
     /// Threads for the encoder [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Encoder backend; rust-bert needs a binary built with `--features rust-bert` (README).
+    #[arg(long, value_enum, default_value_t = Backend::Onnx, value_name = "NAME")]
+    pub backend: Backend,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Which runtime runs the transformer; both give the same embeddings.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The project's ONNX graph on ONNX Runtime.
+    Onnx,
+    /// rust-bert's BertModel on libtorch (optional cargo feature `rust-bert`).
+    RustBert,
 }
 
 #[derive(Args, Debug)]

@@ -74,6 +74,15 @@ pub enum Error {
         #[source]
         source: ort::Error,
     },
+    /// An encoder backend other than ONNX Runtime failed, or is not built into this binary.
+    #[error("encoder backend: {context}")]
+    Backend {
+        /// What stancemeter was doing, or what to do.
+        context: String,
+        /// The backend's own error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The tokenizer failed.
     #[error("tokenizer: {context}: {message}")]
     Tokenizer {
@@ -121,6 +130,11 @@ impl Error {
     /// A runtime error with what we were doing.
     pub fn runtime(context: impl Into<String>, source: impl Into<ort::Error>) -> Error {
         Error::Runtime { context: context.into(), source: source.into() }
+    }
+
+    /// A backend error with what we were doing.
+    pub fn backend(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        Error::Backend { context: context.into(), source: Some(source.into()) }
     }
 
     /// True when the error concerns a single input record, so a lenient run may skip it.

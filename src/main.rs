@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use cli::{Cli, Command, ModelArgs};
+use cli::{Backend, Cli, Command, ModelArgs};
 use stancemeter::assets::{Assets, DEFAULT_HEAD, LEXICON, ONNX_MODEL};
 use stancemeter::commands::{embed, eval, score, train};
 use stancemeter::compare;
@@ -45,100 +45,10 @@ fn is_broken_pipe(err: &Error) -> bool {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Score(args) => {
-            let (assets, mut scorer) = scorer(&args.model, args.head.as_ref())?;
-            let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
-            let format = args.format.as_deref().map(parse_format).transpose()?;
-            let settings = score::ScoreSettings {
-                inputs: args.inputs,
-                format,
-                outlet: args.outlet,
-                out: args.out.clone(),
-                strict: args.strict,
-                chunk_paragraphs: 256,
-            };
-            let bar = progress(args.model.quiet);
-            let summary = score::run(&settings, &mut scorer, &lexicon, &bar)?;
-            bar.finish_and_clear();
-            eprintln!(
-                "stancemeter: scored {} articles ({} paragraphs); wrote {} and {}",
-                summary.articles,
-                summary.paragraphs,
-                args.out.join("paragraphs.csv").display(),
-                args.out.join("articles.csv").display()
-            );
-            if summary.skipped > 0 {
-                eprintln!("stancemeter: skipped {} bad records (listed above); exit status 3", summary.skipped);
-                return Ok(ExitCode::from(3));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Eval(args) => {
-            let (_, mut scorer) = scorer(&args.model, args.head.as_ref())?;
-            let settings = eval::EvalSettings { labels: args.labels, predictions: args.predictions };
-            let evaluation = eval::run(&settings, &mut scorer)?;
-            if args.json {
-                println!("{}", serde_json::to_string(&evaluation).unwrap_or_default());
-            } else {
-                print!("{}", evaluation.render());
-            }
-            match args.min_macro_f1 {
-                Some(floor) if evaluation.macro_f1 < floor => {
-                    eprintln!("stancemeter: macro-F1 {:.4} is below the floor {floor}", evaluation.macro_f1);
-                    Ok(ExitCode::from(4))
-                }
-                _ => Ok(ExitCode::SUCCESS),
-            }
-        }
-        Command::Train(args) => {
-            let assets = Assets::locate(args.model.models.as_deref())?;
-            let encoder = encoder(&assets, &args.model)?;
-            let dev = if args.dev.is_empty() { vec![PathBuf::from("data/labeled/dev.jsonl")] } else { args.dev };
-            let settings = train::TrainSettings {
-                labels: args.labels,
-                dev,
-                out: args.out.clone(),
-                label_order: ["optimistic", "neutral", "skeptical"].map(String::from).to_vec(),
-                seed: args.seed,
-                onnx_sha256: assets.sha256_of(ONNX_MODEL).unwrap_or_default().to_string(),
-            };
-            let (report, _) = train::run(&settings, encoder)?;
-            eprintln!("candidate                      dev macro-F1  dev accuracy");
-            for (i, c) in report.candidates.iter().enumerate() {
-                let mark = if i == report.chosen { "*" } else { " " };
-                eprintln!("{mark} {:<28} {:>11.3} {:>13.3}", c.options.describe(), c.dev_macro_f1, c.dev_accuracy);
-            }
-            let h = &report.head;
-            eprintln!(
-                "wrote {} ({}): temperature {:.3}; dev macro-F1 {:.3}, accuracy {:.3}, ECE {:.3}, Brier {:.3}",
-                args.out.display(),
-                h.id,
-                h.temperature,
-                h.dev.macro_f1,
-                h.dev.accuracy,
-                h.dev.ece,
-                h.dev.brier
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Compare(args) => {
-            let articles = compare::read_articles(&args.articles, &args.by)?;
-            if articles.is_empty() {
-                return Err(Error::Usage(format!("{}: no article with a stance to compare", args.articles.display())));
-            }
-            let (groups, pairs) = compare::compare(&articles, args.resamples, args.seed);
-            let pairs_path = args.pairs.unwrap_or_else(|| args.out.with_extension("pairs.csv"));
-            stancemeter::output::write_rows(&args.out, &groups)?;
-            stancemeter::output::write_rows(&pairs_path, &pairs)?;
-            eprintln!(
-                "stancemeter: {} groups -> {}; {} pairs -> {}",
-                groups.len(),
-                args.out.display(),
-                pairs.len(),
-                pairs_path.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Score(args) => run_score(args),
+        Command::Eval(args) => run_eval(args),
+        Command::Train(args) => run_train(args),
+        Command::Compare(args) => run_compare(args),
         Command::Embed(args) => {
             let assets = Assets::locate(args.model.models.as_deref())?;
             let mut encoder = encoder(&assets, &args.model)?;
@@ -146,6 +56,104 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn run_score(args: cli::ScoreArgs) -> Result<ExitCode> {
+    let (assets, mut scorer) = scorer(&args.model, args.head.as_ref())?;
+    let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
+    let format = args.format.as_deref().map(parse_format).transpose()?;
+    let settings = score::ScoreSettings {
+        inputs: args.inputs,
+        format,
+        outlet: args.outlet,
+        out: args.out.clone(),
+        strict: args.strict,
+        chunk_paragraphs: 256,
+    };
+    let bar = progress(args.model.quiet);
+    let summary = score::run(&settings, &mut scorer, &lexicon, &bar)?;
+    bar.finish_and_clear();
+    eprintln!(
+        "stancemeter: scored {} articles ({} paragraphs); wrote {} and {}",
+        summary.articles,
+        summary.paragraphs,
+        args.out.join("paragraphs.csv").display(),
+        args.out.join("articles.csv").display()
+    );
+    if summary.skipped > 0 {
+        eprintln!("stancemeter: skipped {} bad records (listed above); exit status 3", summary.skipped);
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_eval(args: cli::EvalArgs) -> Result<ExitCode> {
+    let (_, mut scorer) = scorer(&args.model, args.head.as_ref())?;
+    let settings = eval::EvalSettings { labels: args.labels, predictions: args.predictions };
+    let evaluation = eval::run(&settings, &mut scorer)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&evaluation).unwrap_or_default());
+    } else {
+        print!("{}", evaluation.render());
+    }
+    match args.min_macro_f1 {
+        Some(floor) if evaluation.macro_f1 < floor => {
+            eprintln!("stancemeter: macro-F1 {:.4} is below the floor {floor}", evaluation.macro_f1);
+            Ok(ExitCode::from(4))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn run_train(args: cli::TrainArgs) -> Result<ExitCode> {
+    let assets = Assets::locate(args.model.models.as_deref())?;
+    let encoder = encoder(&assets, &args.model)?;
+    let dev = if args.dev.is_empty() { vec![PathBuf::from("data/labeled/dev.jsonl")] } else { args.dev };
+    let settings = train::TrainSettings {
+        labels: args.labels,
+        dev,
+        out: args.out.clone(),
+        label_order: ["optimistic", "neutral", "skeptical"].map(String::from).to_vec(),
+        seed: args.seed,
+        onnx_sha256: assets.sha256_of(ONNX_MODEL).unwrap_or_default().to_string(),
+    };
+    let report = train::run(&settings, encoder)?;
+    eprintln!("candidate                      dev macro-F1  dev accuracy");
+    for (i, c) in report.candidates.iter().enumerate() {
+        let mark = if i == report.chosen { "*" } else { " " };
+        eprintln!("{mark} {:<28} {:>11.3} {:>13.3}", c.options.describe(), c.dev_macro_f1, c.dev_accuracy);
+    }
+    let h = &report.head;
+    eprintln!(
+        "wrote {} ({}): temperature {:.3}; dev macro-F1 {:.3}, accuracy {:.3}, ECE {:.3}, Brier {:.3}",
+        args.out.display(),
+        h.id,
+        h.temperature,
+        h.dev.macro_f1,
+        h.dev.accuracy,
+        h.dev.ece,
+        h.dev.brier
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_compare(args: cli::CompareArgs) -> Result<ExitCode> {
+    let articles = compare::read_articles(&args.articles, &args.by)?;
+    if articles.is_empty() {
+        return Err(Error::NoInput(format!("{}: no article with a stance to compare", args.articles.display())));
+    }
+    let (groups, pairs) = compare::compare(&articles, args.resamples, args.seed);
+    let pairs_path = args.pairs.unwrap_or_else(|| args.out.with_extension("pairs.csv"));
+    stancemeter::output::write_rows(&args.out, &groups)?;
+    stancemeter::output::write_rows(&pairs_path, &pairs)?;
+    eprintln!(
+        "stancemeter: {} groups -> {}; {} pairs -> {}",
+        groups.len(),
+        args.out.display(),
+        pairs.len(),
+        pairs_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_format(name: &str) -> Result<Format> {
@@ -157,7 +165,11 @@ fn encoder(assets: &Assets, args: &ModelArgs) -> Result<Encoder> {
     if let Some(threads) = args.threads {
         onnx.intra_threads = threads.max(1);
     }
-    Encoder::load(assets, &onnx, EncoderOptions::default().with_batch_size(args.batch_size))
+    let options = EncoderOptions::default().with_batch_size(args.batch_size);
+    match args.backend {
+        Backend::Onnx => Encoder::load(assets, &onnx, options),
+        Backend::RustBert => Encoder::load_rust_bert(assets, onnx.intra_threads, options),
+    }
 }
 
 fn scorer(args: &ModelArgs, head: Option<&PathBuf>) -> Result<(Assets, Scorer)> {

@@ -69,18 +69,18 @@ pub fn run(settings: &EvalSettings, scorer: &mut Scorer) -> Result<Evaluation> {
     let samples = load_samples(&settings.labels, &labels)?;
     let scored = predict(scorer, &samples)?;
     if let Some(path) = &settings.predictions {
-        let index = |name: &str| labels.iter().position(|l| l == name).unwrap_or(0);
-        let (o, n, s) = (index("optimistic"), index("neutral"), index("skeptical"));
+        let index = scorer.head().stance_index();
         let mut csv = AtomicCsv::create(path)?;
         for (sample, p) in samples.iter().zip(&scored) {
+            let (o, n, s) = index.split(&p.probs);
             csv.write(&PredictionRow {
                 id: &sample.id,
                 article_id: &sample.article_id,
                 label: &sample.label,
                 predicted: &labels[p.label],
-                p_optimistic: round4(f64::from(p.probs[o])),
-                p_neutral: round4(f64::from(p.probs[n])),
-                p_skeptical: round4(f64::from(p.probs[s])),
+                p_optimistic: round4(o),
+                p_neutral: round4(n),
+                p_skeptical: round4(s),
             })?;
         }
         csv.commit()?;

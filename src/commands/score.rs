@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use indicatif::ProgressBar;
 
-use crate::aggregate::{ArticleAccumulator, ParagraphFacts, Stance};
+use crate::aggregate::{ArticleAccumulator, ParagraphFacts};
 use crate::error::{Error, Result};
 use crate::input::{discover, total_bytes, Article, ArticleStream, Format};
 use crate::lexicon::Lexicon;
@@ -151,27 +151,23 @@ fn flush(
 ) -> Result<()> {
     let inputs: Vec<(&str, Kind)> =
         chunk.iter().flat_map(|(_, ps)| ps.iter().map(|p| (p.text.as_str(), p.kind))).collect();
-    let scored = scorer.score(&inputs)?;
+    let mut scored = scorer.score(&inputs)?.into_iter();
     let head = scorer.head();
-    let index = |name: &str| head.label_index(name).unwrap_or(0);
-    let (opt, neu, ske) = (index("optimistic"), index("neutral"), index("skeptical"));
-    let mut scored = scored.into_iter();
+    let index = head.stance_index();
     for (article, paras) in chunk.drain(..) {
-        let outlet = article.outlet.as_deref().unwrap_or("");
         let mut acc = ArticleAccumulator::default();
         for (p, s) in paras.iter().zip(scored.by_ref()) {
-            let stance = f64::from(s.probs[opt]) - f64::from(s.probs[ske]);
-            let label = &head.labels[s.label];
+            let (p_opt, p_neu, p_ske) = index.split(&s.probs);
             writers.paragraphs.write(&ParagraphRow {
                 article_id: &article.id,
-                outlet,
+                outlet: article.outlet.as_deref().unwrap_or(""),
                 paragraph: p.index,
                 kind: p.kind.as_str(),
-                label,
-                p_optimistic: round4(f64::from(s.probs[opt])),
-                p_neutral: round4(f64::from(s.probs[neu])),
-                p_skeptical: round4(f64::from(s.probs[ske])),
-                stance: round4(stance),
+                label: &head.labels[s.label],
+                p_optimistic: round4(p_opt),
+                p_neutral: round4(p_neu),
+                p_skeptical: round4(p_ske),
+                stance: round4(p_opt - p_ske),
                 windows: s.windows,
                 words: p.words,
                 text: &p.text,
@@ -179,11 +175,8 @@ fn flush(
             let content = p.kind == Kind::Content;
             acc.add(&ParagraphFacts {
                 content,
-                stance,
-                label: [(opt, Stance::Optimistic), (ske, Stance::Skeptical)]
-                    .iter()
-                    .find(|(i, _)| *i == s.label)
-                    .map_or(Stance::Neutral, |(_, st)| *st),
+                stance: p_opt - p_ske,
+                label: index.of(s.label),
                 words: p.words as u64,
                 tone: if content { lexicon.count(&p.text) } else { Default::default() },
             });

@@ -56,8 +56,8 @@ fn encode(encoder: &mut Encoder, samples: &[&Sample], labels: &[String]) -> Resu
     Ok((x, y))
 }
 
-/// Runs `train`; returns the encoder so the caller can go on using it.
-pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<(TrainReport, Encoder)> {
+/// Runs `train`: fits, selects, calibrates and saves a head.
+pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<TrainReport> {
     let labels = &settings.label_order;
     let train = load_samples(&settings.labels, labels)?;
     let dev = load_samples(&settings.dev, labels)?;
@@ -121,6 +121,5 @@ pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<(TrainRepor
         ece: evaluation.ece,
     };
     head.save(&settings.out)?;
-    let encoder = scorer.into_encoder();
-    Ok((TrainReport { candidates: results, chosen, head }, encoder))
+    Ok(TrainReport { candidates: results, chosen, head })
 }

@@ -13,8 +13,12 @@
 
 mod onnx;
 mod tokenize;
+#[cfg(feature = "rust-bert")]
+mod torch;
 
 pub use onnx::{OnnxBackend, OnnxOptions};
+#[cfg(feature = "rust-bert")]
+pub use torch::TorchBackend;
 pub use tokenize::{Windows, WordPieceTokenizer, WINDOW_CONTENT, WINDOW_STRIDE};
 
 use crate::error::Result;
@@ -117,6 +121,29 @@ impl Encoder {
         let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;
         let backend = OnnxBackend::try_new(&library, &model, onnx)?;
         Ok(Encoder::new(tokenizer, Box::new(backend), options))
+    }
+
+    /// The optional encoder: the same MiniLM weights (the fp32 safetensors file the ONNX graph
+    /// is made from) on libtorch through rust-bert, with `threads` intra-op threads.
+    #[cfg(feature = "rust-bert")]
+    pub fn load_rust_bert(assets: &crate::assets::Assets, threads: usize, options: EncoderOptions) -> Result<Encoder> {
+        let weights = assets.verified(crate::assets::SAFETENSORS_MODEL, true)?;
+        let config = assets.verified(crate::assets::MODEL_CONFIG, true)?;
+        let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;
+        let backend = TorchBackend::try_new(&weights, &config)?.with_threads(threads);
+        Ok(Encoder::new(tokenizer, Box::new(backend), options))
+    }
+
+    /// Without the `rust-bert` feature: an error that says how to build a binary that has it.
+    #[cfg(not(feature = "rust-bert"))]
+    pub fn load_rust_bert(_assets: &crate::assets::Assets, _threads: usize, _options: EncoderOptions) -> Result<Encoder> {
+        Err(crate::error::Error::Backend {
+            context: "this stancemeter was built without the rust-bert backend; run `bash models/fetch-libtorch`, \
+                      then rebuild with `cargo build --release --features rust-bert` and run it through \
+                      `models/with-libtorch` (README: rust-bert backend)"
+                .into(),
+            source: None,
+        })
     }
 
     /// The backend's name.

@@ -147,6 +147,12 @@ impl Head {
         self.labels.iter().position(|l| l == name)
     }
 
+    /// Where the three stances sit in this head's output (checked present on load).
+    pub fn stance_index(&self) -> StanceIndex {
+        let at = |name: &str| self.label_index(name).unwrap_or(0);
+        StanceIndex { optimistic: at("optimistic"), neutral: at("neutral"), skeptical: at("skeptical") }
+    }
+
     /// Calibrated probabilities for rows of features, `[n, labels]`.
     pub fn probabilities(&self, features: ArrayView2<f32>) -> Array2<f32> {
         let mut logits = self.logits(features);
@@ -167,6 +173,43 @@ impl Head {
             }
         }
         x
+    }
+}
+
+/// Positions of the three stances in a head's label order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StanceIndex {
+    /// Index of "optimistic".
+    pub optimistic: usize,
+    /// Index of "neutral".
+    pub neutral: usize,
+    /// Index of "skeptical".
+    pub skeptical: usize,
+}
+
+impl StanceIndex {
+    /// (p_optimistic, p_neutral, p_skeptical) from probabilities in head order.
+    pub fn split(&self, probs: &[f32]) -> (f64, f64, f64) {
+        let p = |i: usize| f64::from(probs[i]);
+        (p(self.optimistic), p(self.neutral), p(self.skeptical))
+    }
+
+    /// p_optimistic - p_skeptical.
+    pub fn stance(&self, probs: &[f32]) -> f64 {
+        let (o, _, s) = self.split(probs);
+        o - s
+    }
+
+    /// The stance a label index stands for.
+    pub fn of(&self, label: usize) -> crate::aggregate::Stance {
+        use crate::aggregate::Stance;
+        if label == self.optimistic {
+            Stance::Optimistic
+        } else if label == self.skeptical {
+            Stance::Skeptical
+        } else {
+            Stance::Neutral
+        }
     }
 }
 

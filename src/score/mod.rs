@@ -68,11 +68,6 @@ impl Scorer {
         &mut self.encoder
     }
 
-    /// Gives the encoder back.
-    pub fn into_encoder(self) -> Encoder {
-        self.encoder
-    }
-
     /// Scores paragraphs given as (text, kind); furniture is neutral without encoding.
     pub fn score(&mut self, paragraphs: &[(&str, Kind)]) -> Result<Vec<Scored>> {
         let content: Vec<&str> = paragraphs.iter().filter(|(_, k)| *k == Kind::Content).map(|(t, _)| *t).collect();
