@@ -136,11 +136,13 @@ impl AtomicCsv {
 fn temp_beside(path: &Path) -> Result<NamedTempFile> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".partial");
+    // Temporary files are private by default; outputs are ordinary files others may read.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Writes bytes to `path` atomically.
@@ -179,6 +181,12 @@ mod tests {
         assert!(!path.exists());
         csv.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a,1\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o044, 0o044, "outputs are readable by others: {mode:o}");
+        }
 
         let other = dir.path().join("other.csv");
         let mut csv = AtomicCsv::create(&other).unwrap();

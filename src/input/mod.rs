@@ -62,7 +62,7 @@ impl Format {
     pub fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
-            "txt" | "text" | "md" => Some(Format::Text),
+            "txt" | "text" => Some(Format::Text),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             "csv" => Some(Format::Csv),
             _ => None,
@@ -94,4 +94,24 @@ pub(crate) fn utf8(bytes: Vec<u8>, at: &Location) -> Result<String> {
 /// Trims a field and drops it when empty.
 pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_come_from_extensions_and_readmes_are_not_articles() {
+        let cases: &[(&str, Option<Format>)] = &[
+            ("a/b.txt", Some(Format::Text)),
+            ("x.JSONL", Some(Format::Jsonl)),
+            ("x.ndjson", Some(Format::Jsonl)),
+            ("x.csv", Some(Format::Csv)),
+            ("data/demo/README.md", None),
+            ("noext", None),
+        ];
+        for &(path, want) in cases {
+            assert_eq!(Format::from_path(Path::new(path)), want, "{path}");
+        }
+    }
 }
