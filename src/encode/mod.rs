@@ -17,9 +17,9 @@ mod tokenize;
 mod torch;
 
 pub use onnx::{OnnxBackend, OnnxOptions};
+pub use tokenize::{Windows, WordPieceTokenizer, WINDOW_CONTENT, WINDOW_STRIDE};
 #[cfg(feature = "rust-bert")]
 pub use torch::TorchBackend;
-pub use tokenize::{Windows, WordPieceTokenizer, WINDOW_CONTENT, WINDOW_STRIDE};
 
 use crate::error::Result;
 
@@ -136,7 +136,11 @@ impl Encoder {
 
     /// Without the `rust-bert` feature: an error that says how to build a binary that has it.
     #[cfg(not(feature = "rust-bert"))]
-    pub fn load_rust_bert(_assets: &crate::assets::Assets, _threads: usize, _options: EncoderOptions) -> Result<Encoder> {
+    pub fn load_rust_bert(
+        _assets: &crate::assets::Assets,
+        _threads: usize,
+        _options: EncoderOptions,
+    ) -> Result<Encoder> {
         Err(crate::error::Error::Backend {
             context: "this stancemeter was built without the rust-bert backend; run `bash models/fetch-libtorch`, \
                       then rebuild with `cargo build --release --features rust-bert` and run it through \

@@ -62,8 +62,9 @@ impl TorchBackend {
         let shape = [batch.rows as i64, batch.len as i64];
         let ids = Tensor::from_slice(&batch.ids).f_view(shape).map_err(|e| Error::backend(context(), e))?;
         let mask = Tensor::from_slice(&batch.mask).f_view(shape).map_err(|e| Error::backend(context(), e))?;
-        let output = tch::no_grad(|| self.model.forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false))
-            .map_err(|e| Error::backend(context(), e))?;
+        let output =
+            tch::no_grad(|| self.model.forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false))
+                .map_err(|e| Error::backend(context(), e))?;
         let hidden = output.hidden_state;
         let expected = [batch.rows as i64, batch.len as i64, DIM as i64];
         if hidden.size() != expected || hidden.kind() != Kind::Float {

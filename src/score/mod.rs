@@ -63,9 +63,9 @@ impl Scorer {
         &self.head
     }
 
-    /// The encoder.
-    pub fn encoder_mut(&mut self) -> &mut Encoder {
-        &mut self.encoder
+    /// The encoder backend's name, for provenance.
+    pub fn backend_name(&self) -> &str {
+        self.encoder.backend_name()
     }
 
     /// Scores paragraphs given as (text, kind); furniture is neutral without encoding.
