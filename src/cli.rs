@@ -114,6 +114,10 @@ pub struct TrainArgs {
     /// Seed for initial weights.
     #[arg(long, default_value_t = 20251128)]
     pub seed: u64,
+    /// Keep the head fitted on the training files alone (default: after choosing the method on
+    /// dev, refit it on train + dev and calibrate it on article-grouped out-of-fold predictions).
+    #[arg(long)]
+    pub no_refit: bool,
     #[command(flatten)]
     pub model: ModelArgs,
 }

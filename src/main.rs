@@ -115,6 +115,7 @@ fn run_train(args: cli::TrainArgs) -> Result<ExitCode> {
         out: args.out.clone(),
         label_order: ["optimistic", "neutral", "skeptical"].map(String::from).to_vec(),
         seed: args.seed,
+        refit: !args.no_refit,
         onnx_sha256: assets.sha256_of(ONNX_MODEL).unwrap_or_default().to_string(),
     };
     let report = train::run(&settings, encoder)?;
@@ -125,14 +126,15 @@ fn run_train(args: cli::TrainArgs) -> Result<ExitCode> {
     }
     let h = &report.head;
     eprintln!(
-        "wrote {} ({}): temperature {:.3}; dev macro-F1 {:.3}, accuracy {:.3}, ECE {:.3}, Brier {:.3}",
+        "wrote {} ({}): temperature {:.3}; validation ({}) macro-F1 {:.3}, accuracy {:.3}, ECE {:.3}, Brier {:.3}",
         args.out.display(),
         h.id,
         h.temperature,
-        h.dev.macro_f1,
-        h.dev.accuracy,
-        h.dev.ece,
-        h.dev.brier
+        h.training["validation"].as_str().unwrap_or("?"),
+        h.validation.macro_f1,
+        h.validation.accuracy,
+        h.validation.ece,
+        h.validation.brier
     );
     Ok(ExitCode::SUCCESS)
 }

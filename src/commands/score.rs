@@ -74,11 +74,7 @@ pub fn run(
         articles: AtomicCsv::create(&settings.out.join("articles.csv"))?,
     };
     let provenance = Provenance {
-        model: format!(
-            "all-MiniLM-L6-v2@{}/{}",
-            short(&scorer.head().encoder.onnx_sha256),
-            scorer.backend_name()
-        ),
+        model: format!("all-MiniLM-L6-v2@{}/{}", short(&scorer.head().encoder.onnx_sha256), scorer.backend_name()),
         head: scorer.head().id.clone(),
     };
     let mut summary = ScoreSummary::default();

@@ -8,14 +8,16 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::eval::{load_samples, measure};
+use super::eval::load_samples;
 use crate::assets::sha256_file;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
 use crate::input::labels::Sample;
+use crate::score::features;
+use crate::score::head::{forward, softmax_rows};
 use crate::score::head::{EncoderId, Head, HeadMetrics, FORMAT};
-use crate::score::train::{default_candidates, fit_temperature, select, CandidateResult};
-use crate::score::{features, Scorer};
+use crate::score::metrics::evaluate;
+use crate::score::train::{default_candidates, fit, fit_temperature, out_of_fold_logits, select, CandidateResult};
 use crate::segment::{classify, Kind};
 
 /// What `train` reads and writes.
@@ -31,6 +33,8 @@ pub struct TrainSettings {
     pub label_order: Vec<String>,
     /// Seed for initial weights.
     pub seed: u64,
+    /// After choosing the method on dev, refit it on train + dev (calibrated out-of-fold).
+    pub refit: bool,
     /// sha256 of the encoder's ONNX graph, recorded in the head.
     pub onnx_sha256: String,
 }
@@ -73,8 +77,26 @@ pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<TrainReport
     let (x_dev, y_dev) = encode(&mut encoder, &dev_c, labels)?;
     let candidates = default_candidates(settings.seed);
     let (results, chosen, layers) = select((x_train.view(), &y_train), (x_dev.view(), &y_dev), labels, &candidates);
-    let probe = Head::probe(labels, layers);
-    let temperature = fit_temperature(probe.logits(x_dev.view()).view(), &y_dev);
+    let options = &candidates[chosen];
+
+    let (layers, temperature, validation, how) = if settings.refit {
+        // The method is chosen on dev; the head that ships learns from train and dev together.
+        // Calibration then needs logits the head has not seen: article-grouped out-of-fold ones.
+        let all: Vec<&Sample> = train_c.iter().chain(&dev_c).copied().collect();
+        let x = ndarray::concatenate(ndarray::Axis(0), &[x_train.view(), x_dev.view()])
+            .map_err(|e| Error::Usage(format!("cannot stack features ({e})")))?;
+        let y: Vec<usize> = y_train.iter().chain(&y_dev).copied().collect();
+        let folds: Vec<usize> = all.iter().map(|s| fold_of(s, FOLDS)).collect();
+        let oof = out_of_fold_logits(x.view(), &y, &folds, FOLDS, options);
+        let temperature = fit_temperature(oof.view(), &y);
+        let validation = calibrated_metrics(labels, &oof, temperature, &y);
+        let how = format!("{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article");
+        (fit(x.view(), &y, labels.len(), options), temperature, validation, how)
+    } else {
+        let temperature = fit_temperature(forward(&layers, x_dev.view()).view(), &y_dev);
+        let validation = calibrated_metrics(labels, &forward(&layers, x_dev.view()), temperature, &y_dev);
+        (layers, temperature, validation, "dev content paragraphs (temperature fitted on them too)".to_string())
+    };
 
     let mut data = Vec::new();
     for path in settings.labels.iter().chain(&settings.dev) {
@@ -91,35 +113,44 @@ pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<TrainReport
             name: "sentence-transformers/all-MiniLM-L6-v2".into(),
             onnx_sha256: settings.onnx_sha256.clone(),
         },
-        layers: probe.layers,
+        layers,
         temperature,
         training: json!({
-            "method": candidates[chosen].describe(),
-            "options": candidates[chosen],
+            "method": options.describe(),
+            "options": options,
             "features": "mean-pooled, L2-normalised MiniLM embedding (384)",
             "furniture": "paragraphs the segmenter marks as heading/caption/byline/boilerplate are neutral by rule and not trained on",
             "class_weights": "inverse frequency",
-            "calibration": "temperature scaling on dev (NLL)",
+            "selection": "candidates fitted on train, compared by dev macro-F1",
+            "fitted_on": if settings.refit { "train + dev" } else { "train" },
+            "calibration": "temperature scaling (NLL) on the validation logits",
+            "validation": how,
             "data": data,
             "train_counts": count(&train),
             "dev_counts": count(&dev),
             "candidates": results,
         }),
-        dev: HeadMetrics::default(),
+        validation,
     };
-    head.id = format!(
-        "head-{}",
-        &crate::assets::sha256_bytes(serde_json::to_string(&head.layers).unwrap_or_default().as_bytes())[..12]
-    );
-    let mut scorer = Scorer::try_new(encoder, head.clone(), None)?;
-    let evaluation = measure(labels, &dev, &super::eval::predict(&mut scorer, &dev)?);
-    head.dev = HeadMetrics {
-        n: evaluation.n,
-        accuracy: evaluation.accuracy,
-        macro_f1: evaluation.macro_f1,
-        brier: evaluation.brier,
-        ece: evaluation.ece,
-    };
+    let digest = crate::assets::sha256_bytes(serde_json::to_string(&head.layers).unwrap_or_default().as_bytes());
+    head.id = format!("head-{}", &digest[..12]);
     head.save(&settings.out)?;
     Ok(TrainReport { candidates: results, chosen, head })
+}
+
+/// Folds for cross-validation.
+const FOLDS: usize = 5;
+
+/// A sample's fold, from its article (or its own id when it has none), stable across runs.
+fn fold_of(sample: &Sample, k: usize) -> usize {
+    let key = if sample.article_id.is_empty() { &sample.id } else { &sample.article_id };
+    let digest = crate::assets::sha256_bytes(key.as_bytes());
+    usize::from_str_radix(&digest[..8], 16).unwrap_or(0) % k
+}
+
+fn calibrated_metrics(labels: &[String], logits: &ndarray::Array2<f32>, temperature: f32, y: &[usize]) -> HeadMetrics {
+    let mut probs = logits.mapv(|v| v / temperature);
+    softmax_rows(&mut probs);
+    let e = evaluate(labels, y, probs.view());
+    HeadMetrics { n: e.n, accuracy: e.accuracy, macro_f1: e.macro_f1, brier: e.brier, ece: e.ece }
 }

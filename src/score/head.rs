@@ -74,8 +74,8 @@ pub struct Head {
     pub temperature: f32,
     /// How the head was trained (data checksums, method, hyper-parameters).
     pub training: serde_json::Value,
-    /// Metrics on the dev split.
-    pub dev: HeadMetrics,
+    /// Metrics on data the head was not fitted on (see `training.validation` for which).
+    pub validation: HeadMetrics,
 }
 
 impl Head {
@@ -133,7 +133,7 @@ impl Head {
             layers,
             temperature: 1.0,
             training: serde_json::Value::Null,
-            dev: HeadMetrics::default(),
+            validation: HeadMetrics::default(),
         }
     }
 
@@ -163,17 +163,22 @@ impl Head {
 
     /// Uncalibrated logits, `[n, labels]`.
     pub fn logits(&self, features: ArrayView2<f32>) -> Array2<f32> {
-        let mut x = features.to_owned();
-        for layer in &self.layers {
-            let w = Array2::from_shape_fn((layer.weights.len(), layer.weights[0].len()), |(o, i)| layer.weights[o][i]);
-            let b = Array1::from(layer.bias.clone());
-            x = x.dot(&w.t()) + &b;
-            if layer.activation == Activation::Relu {
-                x.mapv_inplace(|v| v.max(0.0));
-            }
-        }
-        x
+        forward(&self.layers, features)
     }
+}
+
+/// Runs features through dense layers: the logits of a head.
+pub fn forward(layers: &[Layer], features: ArrayView2<f32>) -> Array2<f32> {
+    let mut x = features.to_owned();
+    for layer in layers {
+        let w = Array2::from_shape_fn((layer.weights.len(), layer.weights[0].len()), |(o, i)| layer.weights[o][i]);
+        let b = Array1::from(layer.bias.clone());
+        x = x.dot(&w.t()) + &b;
+        if layer.activation == Activation::Relu {
+            x.mapv_inplace(|v| v.max(0.0));
+        }
+    }
+    x
 }
 
 /// Positions of the three stances in a head's label order.
@@ -241,7 +246,7 @@ mod tests {
             }],
             temperature,
             training: serde_json::Value::Null,
-            dev: HeadMetrics::default(),
+            validation: HeadMetrics::default(),
         }
     }
 

@@ -5,7 +5,7 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::Serialize;
 
-use super::head::{softmax_rows, Activation, Layer};
+use super::head::{forward, softmax_rows, Activation, Layer};
 use super::metrics::evaluate;
 use crate::rng::Rng;
 
@@ -171,6 +171,34 @@ pub fn fit_temperature(logits: ArrayView2<f32>, y: &[usize]) -> f32 {
     best.1
 }
 
+/// Logits for every sample from a head fitted without that sample's fold. `folds[i]` is
+/// sample i's fold in `0..k`; folds group whole articles so no article leaks across.
+pub fn out_of_fold_logits(
+    x: ArrayView2<f32>,
+    y: &[usize],
+    folds: &[usize],
+    k: usize,
+    options: &TrainOptions,
+) -> Array2<f32> {
+    let classes = y.iter().max().map_or(0, |m| m + 1);
+    let mut out = Array2::zeros((x.nrows(), classes));
+    for fold in 0..k {
+        let fit_rows: Vec<usize> = (0..x.nrows()).filter(|&i| folds[i] != fold).collect();
+        let held_rows: Vec<usize> = (0..x.nrows()).filter(|&i| folds[i] == fold).collect();
+        if held_rows.is_empty() || fit_rows.is_empty() {
+            continue;
+        }
+        let x_fit = x.select(Axis(0), &fit_rows);
+        let y_fit: Vec<usize> = fit_rows.iter().map(|&i| y[i]).collect();
+        let layers = fit(x_fit.view(), &y_fit, classes, options);
+        let logits = forward(&layers, x.select(Axis(0), &held_rows).view());
+        for (row, &i) in held_rows.iter().enumerate() {
+            out.row_mut(i).assign(&logits.row(row));
+        }
+    }
+    out
+}
+
 /// One candidate's result on dev data.
 #[derive(Debug, Clone, Serialize)]
 pub struct CandidateResult {
@@ -194,8 +222,9 @@ pub fn select(
     let mut best: Option<(f64, usize, Vec<Layer>)> = None;
     for (i, options) in candidates.iter().enumerate() {
         let layers = fit(train.0, train.1, labels.len(), options);
-        let probe = super::head::Head::probe(labels, layers.clone());
-        let eval = evaluate(labels, dev.1, probe.probabilities(dev.0).view());
+        let mut probs = forward(&layers, dev.0);
+        softmax_rows(&mut probs);
+        let eval = evaluate(labels, dev.1, probs.view());
         results.push(CandidateResult {
             options: options.clone(),
             dev_macro_f1: eval.macro_f1,
@@ -226,6 +255,14 @@ mod tests {
             let predicted: Vec<usize> =
                 p.rows().into_iter().map(|r| super::super::metrics::argmax(&r.to_vec())).collect();
             assert_eq!(predicted, y, "{hidden:?}");
+        }
+        // Out-of-fold logits come from heads that never saw the row, yet still separate classes.
+        let folds = [0, 1, 0, 1, 0, 1];
+        let opts = TrainOptions { hidden: None, l2: 1e-4, epochs: 800, learning_rate: 0.05, seed: 1 };
+        let oof = out_of_fold_logits(x.view(), &y, &folds, 2, &opts);
+        for (i, &c) in [0usize, 2].iter().enumerate() {
+            let row = oof.row(i * 2).to_vec();
+            assert_eq!(super::super::metrics::argmax(&row), c, "row {} -> {row:?}", i * 2);
         }
         // Confident logits, half of them wrong: the fitted temperature must soften them.
         let logits = array![[5.0f32, 0.0], [5.0, 0.0], [0.0, 5.0], [0.0, 5.0]];
