@@ -22,27 +22,9 @@ fn rust_bert_backend_without_the_feature_says_how_to_build_it() {
 
 #[cfg(feature = "rust-bert")]
 mod torch {
-    use serde::Deserialize;
     use stancemeter::encode::{cosine, Encoder, EncoderOptions, OnnxOptions};
 
-    use crate::common::{assets, column, read_csv, root, stancemeter};
-
-    #[derive(Deserialize)]
-    struct Golden {
-        items: Vec<GoldenItem>,
-    }
-
-    #[derive(Deserialize)]
-    struct GoldenItem {
-        text: String,
-        windows: usize,
-        embedding: Vec<f32>,
-    }
-
-    fn golden() -> Golden {
-        let path = root().join("tests/golden/reference_embeddings.json");
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).expect("golden JSON")
-    }
+    use crate::common::{assert_batch_invariant, assets, column, golden, read_csv, root, stancemeter};
 
     fn threads() -> usize {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -85,26 +67,7 @@ mod torch {
 
     #[test]
     fn rust_bert_batch_size_and_batch_company_do_not_change_embeddings() {
-        let golden = golden();
-        let texts: Vec<&str> = golden.items.iter().map(|i| i.text.as_str()).collect();
-        let alone: Vec<Vec<f32>> = {
-            let mut enc = rust_bert(1);
-            texts.iter().map(|t| enc.embed(&[*t]).expect("embed")[0].vector.clone()).collect()
-        };
-        let mut reversed: Vec<&str> = texts.clone();
-        reversed.reverse();
-        for batch in [1, 7, 32] {
-            let mut enc = rust_bert(batch);
-            let forward = enc.embed(&texts).expect("embed");
-            let backward = enc.embed(&reversed).expect("embed");
-            for (i, a) in alone.iter().enumerate() {
-                let b = &backward[texts.len() - 1 - i].vector;
-                for other in [&forward[i].vector, b] {
-                    let diff = a.iter().zip(other).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
-                    assert!(diff <= 1e-5, "batch {batch}: paragraph {i} differs by {diff}");
-                }
-            }
-        }
+        assert_batch_invariant(rust_bert);
     }
 
     /// data/labeled/test.jsonl as articles: one article per sample, its text the only paragraph.

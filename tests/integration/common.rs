@@ -101,3 +101,48 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The numpy reference embeddings (tests/golden/reference_embeddings.json).
+#[derive(serde::Deserialize)]
+pub struct Golden {
+    pub model_sha256: String,
+    pub items: Vec<GoldenItem>,
+}
+
+/// One reference paragraph.
+#[derive(serde::Deserialize)]
+pub struct GoldenItem {
+    pub text: String,
+    pub windows: usize,
+    pub embedding: Vec<f32>,
+}
+
+pub fn golden() -> Golden {
+    let path = root().join("tests/golden/reference_embeddings.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).expect("golden JSON")
+}
+
+/// Checks that an encoder gives every golden paragraph the same vector (max abs diff 1e-5)
+/// alone, in batches of 1, 7 and 32, and with the batch order reversed.
+pub fn assert_batch_invariant(make: impl Fn(usize) -> stancemeter::encode::Encoder) {
+    let golden = golden();
+    let texts: Vec<&str> = golden.items.iter().map(|i| i.text.as_str()).collect();
+    let alone: Vec<Vec<f32>> = {
+        let mut enc = make(1);
+        texts.iter().map(|t| enc.embed(&[*t]).expect("embed")[0].vector.clone()).collect()
+    };
+    let mut reversed: Vec<&str> = texts.clone();
+    reversed.reverse();
+    for batch in [1, 7, 32] {
+        let mut enc = make(batch);
+        let forward = enc.embed(&texts).expect("embed");
+        let backward = enc.embed(&reversed).expect("embed");
+        for (i, a) in alone.iter().enumerate() {
+            let b = &backward[texts.len() - 1 - i].vector;
+            for other in [&forward[i].vector, b] {
+                let diff = a.iter().zip(other).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+                assert!(diff <= 1e-5, "batch {batch}: paragraph {i} differs by {diff}");
+            }
+        }
+    }
+}

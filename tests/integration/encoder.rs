@@ -1,27 +1,8 @@
 //! The encoder against an independent numpy reference, and batching that changes nothing.
 
-use serde::Deserialize;
 use stancemeter::encode::{cosine, Encoder, EncoderOptions, OnnxOptions};
 
-use crate::common::{assets, root};
-
-#[derive(Deserialize)]
-struct Golden {
-    model_sha256: String,
-    items: Vec<GoldenItem>,
-}
-
-#[derive(Deserialize)]
-struct GoldenItem {
-    text: String,
-    windows: usize,
-    embedding: Vec<f32>,
-}
-
-fn golden() -> Golden {
-    let path = root().join("tests/golden/reference_embeddings.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).expect("golden JSON")
-}
+use crate::common::{assert_batch_invariant, assets, golden};
 
 fn encoder(batch_size: usize) -> Encoder {
     let options = EncoderOptions::default().with_batch_size(batch_size);
@@ -63,26 +44,7 @@ fn related_paragraphs_are_closer_than_unrelated_ones() {
 
 #[test]
 fn batch_size_and_batch_company_do_not_change_embeddings() {
-    let golden = golden();
-    let texts: Vec<&str> = golden.items.iter().map(|i| i.text.as_str()).collect();
-    let alone: Vec<Vec<f32>> = {
-        let mut enc = encoder(1);
-        texts.iter().map(|t| enc.embed(&[*t]).expect("embed")[0].vector.clone()).collect()
-    };
-    let mut reversed: Vec<&str> = texts.clone();
-    reversed.reverse();
-    for batch in [1, 7, 32] {
-        let mut enc = encoder(batch);
-        let forward = enc.embed(&texts).expect("embed");
-        let backward = enc.embed(&reversed).expect("embed");
-        for (i, a) in alone.iter().enumerate() {
-            let b = &backward[texts.len() - 1 - i].vector;
-            for other in [&forward[i].vector, b] {
-                let diff = a.iter().zip(other).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
-                assert!(diff <= 1e-5, "batch {batch}: paragraph {i} differs by {diff}");
-            }
-        }
-    }
+    assert_batch_invariant(encoder);
 }
 
 #[test]
