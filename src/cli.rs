@@ -32,8 +32,9 @@ pub struct ModelArgs {
     /// checkout stancemeter was built from]
     #[arg(long, value_name = "DIR", global = true)]
     pub models: Option<PathBuf>,
-    /// Paragraph windows per forward pass.
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    /// Paragraph windows per forward pass (results do not depend on it; 8 is fastest on small
+    /// CPUs and bounds memory, see BENCHMARKS.md).
+    #[arg(long, default_value_t = 8, value_name = "N")]
     pub batch_size: usize,
     /// Threads for the encoder [default: all cores]
     #[arg(long, value_name = "N")]

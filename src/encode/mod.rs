@@ -88,7 +88,9 @@ pub struct EncoderOptions {
 
 impl Default for EncoderOptions {
     fn default() -> Self {
-        EncoderOptions { batch_size: 32 }
+        // Small, length-sorted batches waste almost no padding and keep the attention tensors
+        // (batch x 12 x seq x seq) small: faster and flatter in memory than 32 (BENCHMARKS.md).
+        EncoderOptions { batch_size: 8 }
     }
 }
 
