@@ -158,13 +158,19 @@ const BAD_INPUTS: &[(&str, &[u8], &str)] = &[
     ),
 ];
 
+/// A folder with one good article (a-good.jsonl, read first) and the bad file `name`.
+fn good_and_bad(name: &str, bytes: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let good = b"{\"id\":\"good\",\"text\":\"Negotiators met in Geneva and agreed to continue talks.\"}\n";
+    std::fs::write(dir.path().join("a-good.jsonl"), good).unwrap();
+    std::fs::write(dir.path().join(name), bytes).unwrap();
+    dir
+}
+
 #[test]
 fn bad_records_are_skipped_with_file_and_line_and_exit_3() {
     for (name, bytes, message) in BAD_INPUTS {
-        let dir = tempfile::tempdir().unwrap();
-        let good = b"{\"id\":\"good\",\"text\":\"Negotiators met in Geneva and agreed to continue talks.\"}\n";
-        std::fs::write(dir.path().join("a-good.jsonl"), good).unwrap();
-        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let dir = good_and_bad(name, bytes);
         let run = score(dir.path(), &["a-good.jsonl", name], &[]);
         run.expect_code(3);
         assert!(run.stderr().contains(message), "expected {message:?}\n{}", run.show());
@@ -177,10 +183,7 @@ fn bad_records_are_skipped_with_file_and_line_and_exit_3() {
 #[test]
 fn strict_stops_at_the_first_bad_record_and_writes_nothing() {
     for (name, bytes, message) in BAD_INPUTS {
-        let dir = tempfile::tempdir().unwrap();
-        let good = b"{\"id\":\"good\",\"text\":\"Negotiators met in Geneva and agreed to continue talks.\"}\n";
-        std::fs::write(dir.path().join("a-good.jsonl"), good).unwrap();
-        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let dir = good_and_bad(name, bytes);
         let run = score(dir.path(), &["a-good.jsonl", name], &["--strict"]);
         run.expect_code(1);
         assert!(run.stderr().contains(message), "expected {message:?}\n{}", run.show());
