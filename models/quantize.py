@@ -231,11 +231,11 @@ def verify(model_dir: Path, out: Path) -> None:
     single = embed(int8, tokenizer, texts, 1)
     cos = (batched * fp32).sum(1)
     cos1 = (single * fp32).sum(1)
-    self = (batched * single).sum(1)
+    across = (batched * single).sum(1)
     print(f"verify: {len(texts)} texts of data/labeled/test.jsonl")
     print(f"verify: cosine(int8, fp32), batches of 32: min {cos.min():.5f}  mean {cos.mean():.5f}")
     print(f"verify: cosine(int8, fp32), batches of 1:  min {cos1.min():.5f}  mean {cos1.mean():.5f}")
-    print(f"verify: cosine(int8 batch 32, int8 batch 1): min {self.min():.5f}  (dynamic quantisation: not batch-invariant)")
+    print(f"verify: cosine(int8 batch 32, int8 batch 1): min {across.min():.5f}  (dynamic quantisation: not batch-invariant)")
     if cos.min() < 0.99:
         raise SystemExit("quantize: verify FAILED (min cosine below 0.99)")
     print("verify: OK")
