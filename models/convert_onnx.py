@@ -16,12 +16,33 @@ Contract (what the Rust side relies on):
     tokens (padding positions themselves get meaningless values);
   * GELU is the exact erf form; all weights and math are fp32; opset 17.
 
+With --precision int8 the same network is built with every linear layer (Q/K/V as one,
+attention output, FFN in and out) as an 8-bit integer matmul, for speed on CPUs with
+VNNI; everything else (embeddings, attention scores and softmax, LayerNorm, GELU, the
+output) stays fp32:
+  * weights: symmetric int8 per output column (scale max|w| / 127);
+  * activations: quantised per token (each row of the input gets its own scale
+    max|x| / 127, stored as uint8 with zero point 128), computed inside the graph.
+    A token's codes depend on that token's vector alone, so padding and batch
+    composition never change them: the int8 graph is as batch-invariant as fp32;
+  * SmoothQuant-style balancing: each linear input channel c is divided by
+    s_c = sqrt(amax_x[c] / amax_w[c]) and the weight row multiplied by it, so the
+    outlier channels of LayerNorm outputs stop eating the 8 bits of every other channel. amax_x comes from models/int8-calibration.json,
+    made once by --calibrate from the training split (data/labeled/train.jsonl);
+  * the FFN output layer's input (a GELU output, >= -0.17) is shifted by +0.17/s_c
+    and quantised to the full unsigned range [0, 255]; the shift's contribution is
+    subtracted from the bias (exactly summed with math.fsum).
+How close it stays to fp32 (labels, stance) is measured in BENCHMARKS.md and enforced
+by tests/integration/precision.rs.
+
 The output bytes are deterministic for fixed versions of numpy/onnx/protobuf
 (models/requirements.txt): fixed node order and names, no timestamps, no
 randomness. models/fetch checks the result against models/manifest.json.
 
 Usage:
-  python convert_onnx.py [--model-dir DIR] [--out FILE]
+  python convert_onnx.py [--model-dir DIR] [--out FILE] [--precision fp32|int8]
+  python convert_onnx.py --calibrate [--model-dir DIR]
+      rewrites models/int8-calibration.json (needs tokenizers; numpy forward pass)
   python convert_onnx.py --verify [--model-dir DIR] [--out FILE]
       --verify also needs onnxruntime and tokenizers in the same venv:
         models/.venv/bin/python -m pip install --no-deps \
@@ -137,7 +158,84 @@ def i64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.int64)
 
 
-def build_model(w: dict[str, np.ndarray]) -> onnx.ModelProto:
+CALIBRATION = HERE / "int8-calibration.json"
+CALIBRATION_PARAGRAPHS = 300
+GELU_MIN = 0.17  # exact GELU is >= -0.16997
+
+
+def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + LN_EPS) * gamma + beta
+
+
+def calibrate(model_dir: Path) -> None:
+    """Largest |activation| per input channel of every linear layer over the first
+    CALIBRATION_PARAGRAPHS paragraphs of the training split (fp32 numpy forward pass)."""
+    from tokenizers import Tokenizer
+
+    w = load_weights(model_dir)
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    source = HERE.parent / "data" / "labeled" / "train.jsonl"
+    lines = source.read_text(encoding="utf-8").splitlines()[:CALIBRATION_PARAGRAPHS]
+    erf = np.frompyfunc(math.erf, 1, 1)
+    amax: dict[str, np.ndarray] = {}
+
+    def seen(tag: str, x: np.ndarray) -> None:
+        m = np.abs(x).max(axis=0)
+        amax[tag] = np.maximum(amax[tag], m) if tag in amax else m
+
+    def dense(prefix: str, x: np.ndarray) -> np.ndarray:
+        return x @ w[f"{prefix}.weight"].T + w[f"{prefix}.bias"]
+
+    for line in lines:
+        ids = tok.encode(json.loads(line)["text"]).ids[:256]
+        n = len(ids)
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.token_type_embeddings.weight"][0]
+        x = _layer_norm(x + w["embeddings.position_embeddings.weight"][:n],
+                        w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        for i in range(LAYERS):
+            p = f"encoder.layer.{i}"
+            seen(f"l{i}_qkv", x)
+            q, k, v = (dense(f"{p}.attention.self.{t}", x).reshape(n, HEADS, HEAD_DIM).transpose(1, 0, 2)
+                       for t in ("query", "key", "value"))
+            scores = q @ k.transpose(0, 2, 1) / math.sqrt(HEAD_DIM)
+            probs = np.exp(scores - scores.max(-1, keepdims=True))
+            probs /= probs.sum(-1, keepdims=True)
+            ctx = (probs @ v).transpose(1, 0, 2).reshape(n, HIDDEN)
+            seen(f"l{i}_attn_out", ctx)
+            x = _layer_norm(dense(f"{p}.attention.output.dense", ctx) + x,
+                            w[f"{p}.attention.output.LayerNorm.weight"], w[f"{p}.attention.output.LayerNorm.bias"])
+            seen(f"l{i}_inter", x)
+            h = dense(f"{p}.intermediate.dense", x)
+            h = (0.5 * h * (1.0 + erf(h / math.sqrt(2.0)).astype(np.float32))).astype(np.float32)
+            seen(f"l{i}_ffn_out", h)
+            x = _layer_norm(dense(f"{p}.output.dense", h) + x,
+                            w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"])
+    table = {
+        "comment": "Per-channel max |input| of every linear layer of all-MiniLM-L6-v2 (fp32), used by "
+                   "convert_onnx.py --precision int8 to balance activations against weights. "
+                   "Made by `convert_onnx.py --calibrate`.",
+        "source": f"data/labeled/train.jsonl, first {len(lines)} paragraphs",
+        "amax": {tag: [float(f"{v:.4g}") for v in vals] for tag, vals in sorted(amax.items())},
+    }
+    CALIBRATION.write_text(json.dumps(table, indent=0) + "\n", encoding="utf-8")
+    print(f"convert_onnx: wrote {CALIBRATION} ({len(amax)} layers, {len(lines)} paragraphs)", file=sys.stderr)
+
+
+def smoothing(amax_x: list[float], wt: np.ndarray) -> np.ndarray:
+    """Factors s_c = sqrt(amax_x[c] / amax_w[c]) for the input channels of wt [in, out].
+
+    Computed with Python floats (IEEE division and square root), so the bytes of the
+    graph do not depend on the numpy build or the CPU.
+    """
+    amax_w = np.abs(wt).max(axis=1)
+    return np.asarray([math.sqrt(max(a, 1e-5) / max(float(b), 1e-5)) for a, b in zip(amax_x, amax_w)], dtype=np.float32)
+
+
+def build_model(w: dict[str, np.ndarray], precision: str = "fp32", amax: dict | None = None) -> onnx.ModelProto:
     g = GraphBuilder()
 
     # shared constants
@@ -172,18 +270,82 @@ def build_model(w: dict[str, np.ndarray]) -> onnx.ModelProto:
     bias2 = g.op("Mul", [inv, c_min], "mask_bias2d")
     bias = g.op("Unsqueeze", [bias2, c_axes12], "mask_bias")
 
-    def linear(inp: str, prefix: str, tag: str) -> str:
+    def linear_fp32(inp: str, prefix: str, tag: str) -> str:
         wt = g.const(f"{prefix}.weight_t", w[f"{prefix}.weight"].T)  # [in, out]
         bb = g.const(f"{prefix}.bias", w[f"{prefix}.bias"])
         mm = g.op("MatMul", [inp, wt], f"{tag}_mm")
         return g.op("Add", [mm, bb], f"{tag}")
 
+    if precision == "int8":
+        c_127 = g.const("const_127", f32(127.0))
+        c_128 = g.const("const_128", f32(128.0))
+        c_0 = g.const("const_0", f32(0.0))
+        c_255 = g.const("const_255", f32(255.0))
+        c_tiny = g.const("const_tiny", f32(1e-12))
+        zp_128 = g.const("const_zp_u8_128", np.asarray(128, dtype=np.uint8))
+        zp_0 = g.const("const_zp_u8_0", np.asarray(0, dtype=np.uint8))
+        zp_w = g.const("const_zp_i8_0", np.asarray(0, dtype=np.int8))
+
+    def quantize_rows(inp: str, tag: str, shifted: bool) -> tuple[str, str]:
+        """Per-token 8-bit codes of the last axis and their [B,S,1] scales.
+
+        Symmetric: uint8 codes round(x / s) + 128 with s = max|x| / 127.
+        Shifted (input already >= 0): uint8 codes round(x / s) with s = max(x) / 255.
+        """
+        if shifted:
+            amax = g.op("ReduceMax", [inp], f"{tag}_amax", axes=[-1], keepdims=1)
+            levels, offset = c_255, None
+        else:
+            amax = g.op("ReduceMax", [g.op("Abs", [inp], f"{tag}_abs")], f"{tag}_amax", axes=[-1], keepdims=1)
+            levels, offset = c_127, c_128
+        scale = g.op("Div", [g.op("Max", [amax, c_tiny], f"{tag}_amax_pos"), levels], f"{tag}_scale")
+        codes = g.op("Round", [g.op("Div", [inp, scale], f"{tag}_div")], f"{tag}_round")
+        if offset is not None:
+            codes = g.op("Clip", [g.op("Add", [codes, offset], f"{tag}_offset"), c_0, c_255], f"{tag}_clip")
+        return g.op("Cast", [codes], f"{tag}_u8", to=TensorProto.UINT8), scale
+
+    def linear_int8(inp: str, prefixes: list[str], tag: str) -> str:
+        """x W + b as an 8-bit integer matmul; several prefixes = their weights side by side."""
+        wt = np.concatenate([w[f"{p_}.weight"].T for p_ in prefixes], axis=1)  # [in, out]
+        bias = np.concatenate([w[f"{p_}.bias"] for p_ in prefixes]).astype(np.float64)
+        smooth = smoothing(amax[tag], wt)
+        inp = g.op("Mul", [inp, g.const(f"{tag}_smooth_inv", f32(1.0 / smooth))], f"{tag}_smoothed")
+        wt = wt * smooth[:, None]
+        col_scale = (np.maximum(np.abs(wt).max(axis=0), np.float32(1e-12)) / np.float32(127.0)).astype(np.float32)
+        wq = np.clip(np.round(wt / col_scale), -127, 127).astype(np.int8)
+        shifted = tag.endswith("_ffn_out")
+        if shifted:  # GELU output >= -GELU_MIN: quantise x + shift >= 0 on all 256 levels
+            shift = (np.float32(GELU_MIN) / smooth).astype(np.float32)
+            inp = g.op("Relu", [g.op("Add", [inp, g.const(f"{tag}_shift", shift)], f"{tag}_shifted")], f"{tag}_nonneg")
+            # (x + shift) W = x W + shift W: take shift W (as quantised) back out of the bias
+            deq = wq.astype(np.float64) * col_scale.astype(np.float64)
+            bias = bias - np.asarray([math.fsum(float(a) * d for a, d in zip(shift, col)) for col in deq.T])
+        codes, row_scale = quantize_rows(inp, f"{tag}_in", shifted)
+        name = prefixes[0] if len(prefixes) == 1 else f"{prefixes[0]}+{len(prefixes) - 1}"
+        acc = g.op("MatMulInteger", [codes, g.const(f"{name}.weight_t_i8", wq), zp_0 if shifted else zp_128, zp_w],
+                   f"{tag}_acc")
+        y = g.op("Mul", [g.op("Cast", [acc], f"{tag}_accf", to=TensorProto.FLOAT), row_scale], f"{tag}_row_scaled")
+        y = g.op("Mul", [y, g.const(f"{name}.col_scale", col_scale)], f"{tag}_scaled")
+        return g.op("Add", [y, g.const(f"{name}.bias", f32(bias))], tag)
+
+    def linear(inp: str, prefix: str, tag: str) -> str:
+        if precision == "int8":
+            return linear_int8(inp, [prefix], tag)
+        return linear_fp32(inp, prefix, tag)
+
     for i in range(LAYERS):
         p = f"encoder.layer.{i}"
         t = f"l{i}"
-        q = linear(x, f"{p}.attention.self.query", f"{t}_q")
-        k = linear(x, f"{p}.attention.self.key", f"{t}_k")
-        v = linear(x, f"{p}.attention.self.value", f"{t}_v")
+        if precision == "int8":  # one quantisation and one integer matmul for Q, K and V
+            qkv = linear_int8(x, [f"{p}.attention.self.{n}" for n in ("query", "key", "value")], f"{t}_qkv")
+            q, k, v = (g.op("Slice", [qkv, g.const(f"{t}_{n}_from", i64([j * HIDDEN])),
+                                      g.const(f"{t}_{n}_to", i64([(j + 1) * HIDDEN])),
+                                      g.const(f"{t}_{n}_axis", i64([-1]))], f"{t}_{n}")
+                       for j, n in enumerate("qkv"))
+        else:
+            q = linear(x, f"{p}.attention.self.query", f"{t}_q")
+            k = linear(x, f"{p}.attention.self.key", f"{t}_k")
+            v = linear(x, f"{p}.attention.self.value", f"{t}_v")
         q4 = g.op("Transpose", [g.op("Reshape", [q, c_split_heads], f"{t}_q_split")], f"{t}_q_heads", perm=[0, 2, 1, 3])
         k4 = g.op("Transpose", [g.op("Reshape", [k, c_split_heads], f"{t}_k_split")], f"{t}_k_heads_t", perm=[0, 2, 3, 1])
         v4 = g.op("Transpose", [g.op("Reshape", [v, c_split_heads], f"{t}_v_split")], f"{t}_v_heads", perm=[0, 2, 1, 3])
@@ -225,15 +387,19 @@ def build_model(w: dict[str, np.ndarray]) -> onnx.ModelProto:
         opset_imports=[helper.make_opsetid("", OPSET)],
         producer_name=PRODUCER,
         producer_version=PRODUCER_VERSION,
-        doc_string="sentence-transformers/all-MiniLM-L6-v2 BERT encoder (no pooling); built by models/convert_onnx.py",
+        doc_string="sentence-transformers/all-MiniLM-L6-v2 BERT encoder (no pooling); built by models/convert_onnx.py"
+        + ("" if precision == "fp32" else f"; {precision} linear layers"),
     )
     model.ir_version = IR_VERSION
     return model
 
 
-def convert(model_dir: Path, out: Path) -> None:
+def convert(model_dir: Path, out: Path, precision: str = "fp32") -> None:
     w = load_weights(model_dir)
-    model = build_model(w)
+    amax = None
+    if precision == "int8":
+        amax = {k: v for k, v in json.loads(CALIBRATION.read_text(encoding="utf-8"))["amax"].items()}
+    model = build_model(w, precision, amax)
     onnx.checker.check_model(model)
     data = model.SerializeToString()
     # deterministic check: serialising twice must give the same bytes
@@ -379,13 +545,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", type=Path, default=HERE / "minilm", help="dir with model.safetensors + config.json")
     ap.add_argument("--out", type=Path, default=None, help="output path (default: MODEL_DIR/model.onnx)")
+    ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
+                    help="fp32: the reference graph; int8: 8-bit integer linear layers (see above)")
+    ap.add_argument("--calibrate", action="store_true", help="rewrite models/int8-calibration.json and exit")
     ap.add_argument("--verify", action="store_true", help="verify an existing --out with onnxruntime instead of converting")
     a = ap.parse_args()
     out = a.out or (a.model_dir / "model.onnx")
-    if a.verify:
+    if a.calibrate:
+        calibrate(a.model_dir)
+    elif a.verify:
         verify(a.model_dir, out)
     else:
-        convert(a.model_dir, out)
+        convert(a.model_dir, out, a.precision)
 
 
 if __name__ == "__main__":
