@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 
 /// The fetched files stancemeter loads, relative to the models folder.
 pub const ONNX_MODEL: &str = "minilm/model.onnx";
+/// The same graph with 8-bit integer linear layers (`convert_onnx.py --precision int8`).
+pub const ONNX_MODEL_INT8: &str = "minilm/model.int8.onnx";
 /// The tokenizer definition shipped with the model.
 pub const TOKENIZER: &str = "minilm/tokenizer.json";
 /// The fp32 weights the ONNX graph is converted from (read directly by the rust-bert backend).

@@ -36,15 +36,33 @@ pub struct ModelArgs {
     /// CPUs and bounds memory, see BENCHMARKS.md).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub batch_size: usize,
-    /// Threads for the encoder [default: all cores]
+    /// Encoder worker threads, each running whole batches [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Encoder arithmetic: int8 (about twice as fast; labels agree with fp32 on over 99% of
+    /// paragraphs, BENCHMARKS.md) or fp32 (the reference) [default: int8 for score and eval,
+    /// fp32 for train and embed]
+    #[arg(long, value_enum, value_name = "P")]
+    pub precision: Option<Precision>,
+    /// With int8: paragraphs whose two most probable labels are closer than M are encoded again
+    /// in fp32 and scored from that (0 = never)
+    #[arg(long, default_value_t = 0.05, value_name = "M")]
+    pub refine_margin: f32,
     /// Encoder backend; rust-bert needs a binary built with `--features rust-bert` (README).
     #[arg(long, value_enum, default_value_t = Backend::Onnx, value_name = "NAME")]
     pub backend: Backend,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The ONNX graph's arithmetic.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// 8-bit integer linear layers.
+    Int8,
+    /// The fp32 reference graph.
+    Fp32,
 }
 
 /// Which runtime runs the transformer; both give the same embeddings.

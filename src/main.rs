@@ -16,7 +16,7 @@ use cli::{Backend, Cli, Command, ModelArgs};
 use stancemeter::assets::{Assets, DEFAULT_HEAD, LEXICON, ONNX_MODEL};
 use stancemeter::commands::{embed, eval, score, train};
 use stancemeter::compare;
-use stancemeter::encode::{Encoder, EncoderOptions, OnnxOptions};
+use stancemeter::encode::{Encoder, EncoderOptions, OnnxOptions, Precision};
 use stancemeter::input::Format;
 use stancemeter::lexicon::Lexicon;
 use stancemeter::score::{Head, Scorer};
@@ -51,7 +51,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare(args) => run_compare(args),
         Command::Embed(args) => {
             let assets = Assets::locate(args.model.models.as_deref())?;
-            let mut encoder = encoder(&assets, &args.model)?;
+            let mut encoder = encoder(&assets, &args.model, Precision::Fp32)?;
             embed::run(&embed::EmbedSettings { input: args.input, out: args.out }, &mut encoder)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -107,7 +107,10 @@ fn run_eval(args: cli::EvalArgs) -> Result<ExitCode> {
 
 fn run_train(args: cli::TrainArgs) -> Result<ExitCode> {
     let assets = Assets::locate(args.model.models.as_deref())?;
-    let encoder = encoder(&assets, &args.model)?;
+    if args.model.precision == Some(cli::Precision::Int8) {
+        return Err(Error::Usage("train fits heads on the fp32 reference encoder; drop --precision int8".into()));
+    }
+    let encoder = encoder(&assets, &args.model, Precision::Fp32)?;
     let dev = if args.dev.is_empty() { vec![PathBuf::from("data/labeled/dev.jsonl")] } else { args.dev };
     let settings = train::TrainSettings {
         labels: args.labels,
@@ -162,15 +165,29 @@ fn parse_format(name: &str) -> Result<Format> {
     Format::parse(name).ok_or_else(|| Error::Usage(format!("unknown --format {name:?}; use txt, jsonl or csv")))
 }
 
-fn encoder(assets: &Assets, args: &ModelArgs) -> Result<Encoder> {
-    let mut onnx = OnnxOptions::default();
+/// ONNX options from the flags; `default_precision` when --precision is not given.
+fn onnx_options(args: &ModelArgs, default_precision: Precision) -> OnnxOptions {
+    let mut onnx = OnnxOptions { precision: default_precision, ..OnnxOptions::default() };
     if let Some(threads) = args.threads {
-        onnx.intra_threads = threads.max(1);
+        onnx.workers = threads.max(1);
     }
+    match args.precision {
+        Some(cli::Precision::Int8) => onnx.precision = Precision::Int8,
+        Some(cli::Precision::Fp32) => onnx.precision = Precision::Fp32,
+        None => {}
+    }
+    onnx
+}
+
+fn encoder(assets: &Assets, args: &ModelArgs, default_precision: Precision) -> Result<Encoder> {
+    let onnx = onnx_options(args, default_precision);
     let options = EncoderOptions::default().with_batch_size(args.batch_size);
     match args.backend {
         Backend::Onnx => Encoder::load(assets, &onnx, options),
-        Backend::RustBert => Encoder::load_rust_bert(assets, onnx.intra_threads, options),
+        Backend::RustBert if args.precision == Some(cli::Precision::Int8) => {
+            Err(Error::Usage("--precision int8 needs the onnx backend; rust-bert runs fp32".into()))
+        }
+        Backend::RustBert => Encoder::load_rust_bert(assets, onnx.workers, options),
     }
 }
 
@@ -178,12 +195,19 @@ fn scorer(args: &ModelArgs, head: Option<&PathBuf>) -> Result<(Assets, Scorer)> 
     let assets = Assets::locate(args.models.as_deref())?;
     let head_path = head.cloned().unwrap_or_else(|| assets.path(DEFAULT_HEAD));
     let head = Head::load(&head_path)?;
-    let encoder = encoder(&assets, args)?;
+    let encoder = encoder(&assets, args, Precision::Int8)?;
     let sha = assets.sha256_of(ONNX_MODEL).map(String::from);
-    let scorer = Scorer::try_new(encoder, head, sha.as_deref()).map_err(|e| match e {
+    let mut scorer = Scorer::try_new(encoder, head, sha.as_deref()).map_err(|e| match e {
         Error::Head { message, .. } => Error::Head { path: head_path.clone(), message },
         other => other,
     })?;
+    let onnx = onnx_options(args, Precision::Int8);
+    if args.backend == Backend::Onnx && onnx.precision == Precision::Int8 && args.refine_margin > 0.0 {
+        // Near-ties are few: one fp32 session using every core, not one per worker.
+        let exact = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: onnx.workers };
+        let refiner = Encoder::load(&assets, &exact, EncoderOptions::default().with_batch_size(args.batch_size))?;
+        scorer = scorer.with_refiner(refiner, args.refine_margin);
+    }
     Ok((assets, scorer))
 }
 

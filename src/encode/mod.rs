@@ -12,11 +12,14 @@
 //! gets the same vector whatever else is in its batch.
 
 mod onnx;
+mod precision;
+mod safetensors;
 mod tokenize;
 #[cfg(feature = "rust-bert")]
 mod torch;
 
 pub use onnx::{OnnxBackend, OnnxOptions};
+pub use precision::Precision;
 pub use tokenize::{Windows, WordPieceTokenizer, WINDOW_CONTENT, WINDOW_STRIDE};
 #[cfg(feature = "rust-bert")]
 pub use torch::TorchBackend;
@@ -63,6 +66,12 @@ impl WindowBatch {
 pub trait Backend: Send {
     /// Mean of the last hidden states over each window's real tokens, one `DIM` vector per row.
     fn mean_pool(&mut self, batch: &WindowBatch) -> Result<Vec<Vec<f32>>>;
+
+    /// [`Backend::mean_pool`] over several batches, results in batch order. Backends with
+    /// parallel workers override it; the results must not depend on how batches were shared.
+    fn mean_pool_all(&mut self, batches: &[WindowBatch]) -> Result<Vec<Vec<Vec<f32>>>> {
+        batches.iter().map(|batch| self.mean_pool(batch)).collect()
+    }
 
     /// A short name for provenance columns.
     fn name(&self) -> &str;
@@ -115,13 +124,15 @@ impl Encoder {
         Encoder { tokenizer, backend, options }
     }
 
-    /// The default encoder: the fetched MiniLM graph on ONNX Runtime, files checked against the
-    /// manifest first so a missing or corrupted download names the command that fixes it.
+    /// The default encoder: the fetched MiniLM graph (int8 or fp32) on ONNX Runtime, files
+    /// checked against the manifest first so a missing or corrupted download names the command
+    /// that fixes it.
     pub fn load(assets: &crate::assets::Assets, onnx: &OnnxOptions, options: EncoderOptions) -> Result<Encoder> {
         let library = assets.verified(crate::assets::RUNTIME_LIBRARY, false)?;
-        let model = assets.verified(crate::assets::ONNX_MODEL, true)?;
+        let model = assets.verified(onnx.precision.graph(), true)?;
+        let weights = assets.verified(crate::assets::SAFETENSORS_MODEL, true)?;
         let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;
-        let backend = OnnxBackend::try_new(&library, &model, onnx)?;
+        let backend = OnnxBackend::try_new(&library, &model, &weights, onnx)?;
         Ok(Encoder::new(tokenizer, Box::new(backend), options))
     }
 
@@ -169,11 +180,14 @@ impl Encoder {
         let mut order: Vec<usize> = (0..flat.len()).collect();
         order.sort_by(|&a, &b| flat[b].1.len().cmp(&flat[a].1.len()).then(a.cmp(&b)));
 
+        let plan: Vec<&[usize]> = order.chunks(self.options.batch_size).collect();
+        let batches: Vec<WindowBatch> =
+            plan.iter().map(|chunk| WindowBatch::pad(&chunk.iter().map(|&i| flat[i].1).collect::<Vec<_>>())).collect();
+        let pooled = self.backend.mean_pool_all(&batches)?;
+
         let mut sums = vec![vec![0f64; DIM]; texts.len()];
         let mut weights = vec![0f64; texts.len()];
-        for chunk in order.chunks(self.options.batch_size) {
-            let batch_windows: Vec<&[u32]> = chunk.iter().map(|&i| flat[i].1).collect();
-            let pooled = self.backend.mean_pool(&WindowBatch::pad(&batch_windows))?;
+        for (chunk, pooled) in plan.into_iter().zip(pooled) {
             for (&i, vector) in chunk.iter().zip(pooled) {
                 let (paragraph, ids) = flat[i];
                 let weight = ids.len() as f64;

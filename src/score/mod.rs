@@ -31,10 +31,17 @@ pub fn features(embeddings: &[Embedding]) -> Array2<f32> {
 }
 
 /// Encoder + head: paragraphs in, stances out, in input order.
+///
+/// With a refiner, paragraphs whose two most probable labels are within `margin` of each other
+/// under the (fast, approximate) encoder are encoded again by the refiner (the exact fp32
+/// reference) and scored from that. A paragraph's result depends only on its own text either
+/// way, so batching still changes nothing; near-ties are where an approximation would flip
+/// labels, so this keeps the labels of the fast path those of the reference (BENCHMARKS.md).
 pub struct Scorer {
     encoder: Encoder,
     head: Head,
     neutral: usize,
+    refiner: Option<(Encoder, f32)>,
 }
 
 impl Scorer {
@@ -55,7 +62,7 @@ impl Scorer {
             )));
         }
         let neutral = head.label_index("neutral").ok_or_else(|| bad("has no \"neutral\" label".into()))?;
-        Ok(Scorer { encoder, head, neutral })
+        Ok(Scorer { encoder, head, neutral, refiner: None })
     }
 
     /// The head.
@@ -63,16 +70,39 @@ impl Scorer {
         &self.head
     }
 
-    /// The encoder backend's name, for provenance.
-    pub fn backend_name(&self) -> &str {
-        self.encoder.backend_name()
+    /// Re-encodes near-ties (top two probabilities within `margin`) with `refiner`.
+    pub fn with_refiner(mut self, refiner: Encoder, margin: f32) -> Scorer {
+        self.refiner = (margin > 0.0).then_some((refiner, margin));
+        self
+    }
+
+    /// The encoder backend's name (and the refiner's), for provenance.
+    pub fn backend_name(&self) -> String {
+        match &self.refiner {
+            Some((refiner, margin)) => {
+                format!("{}+{}<{margin}", self.encoder.backend_name(), refiner.backend_name())
+            }
+            None => self.encoder.backend_name().to_string(),
+        }
     }
 
     /// Scores paragraphs given as (text, kind); furniture is neutral without encoding.
     pub fn score(&mut self, paragraphs: &[(&str, Kind)]) -> Result<Vec<Scored>> {
         let content: Vec<&str> = paragraphs.iter().filter(|(_, k)| *k == Kind::Content).map(|(t, _)| *t).collect();
-        let embeddings = self.encoder.embed(&content)?;
-        let probs = self.head.probabilities(features(&embeddings).view());
+        let mut embeddings = self.encoder.embed(&content)?;
+        let mut probs = self.head.probabilities(features(&embeddings).view());
+        if let Some((refiner, margin)) = &mut self.refiner {
+            let close: Vec<usize> =
+                (0..content.len()).filter(|&i| top_two_gap(&probs.row(i).to_vec()) < *margin).collect();
+            if !close.is_empty() {
+                let again = refiner.embed(&close.iter().map(|&i| content[i]).collect::<Vec<_>>())?;
+                let again_probs = self.head.probabilities(features(&again).view());
+                for (row, (&i, e)) in close.iter().zip(again).enumerate() {
+                    probs.row_mut(i).assign(&again_probs.row(row));
+                    embeddings[i] = e;
+                }
+            }
+        }
         let mut scored_content = probs.rows().into_iter().zip(&embeddings).map(|(row, e)| {
             let probs = row.to_vec();
             Scored { label: metrics::argmax(&probs), probs, windows: e.windows }
@@ -89,5 +119,31 @@ impl Scorer {
             }
         }
         Ok(out)
+    }
+}
+
+/// Gap between the largest and the second largest probability.
+fn top_two_gap(probs: &[f32]) -> f32 {
+    let (mut first, mut second) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for &p in probs {
+        if p > first {
+            (first, second) = (p, first);
+        } else if p > second {
+            second = p;
+        }
+    }
+    first - second
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_two_gap;
+
+    #[test]
+    fn top_two_gap_is_first_minus_second_in_any_order() {
+        assert!((top_two_gap(&[0.2, 0.5, 0.3]) - 0.2).abs() < 1e-6);
+        assert!((top_two_gap(&[0.5, 0.3, 0.2]) - 0.2).abs() < 1e-6);
+        assert!((top_two_gap(&[0.1, 0.1, 0.8]) - 0.7).abs() < 1e-6);
+        assert_eq!(top_two_gap(&[0.4, 0.4, 0.2]), 0.0);
     }
 }
