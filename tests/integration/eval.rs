@@ -75,8 +75,9 @@ fn eval_reads_csv_labels_too() {
     assert!(run.stderr().contains("bad.csv:2: label \"hopeful\" is not one of"), "{}", run.show());
 }
 
-/// Per-sample predictions on the test split must not change silently. After a deliberate
-/// change (new head, new data), regenerate with the command in tests/golden/README.md.
+/// Per-sample predictions of the fp32 reference path on the test split must not change
+/// silently (the int8 default is held to them in precision.rs). After a deliberate change (new
+/// head, new data), regenerate with the command in tests/golden/README.md.
 #[test]
 fn test_split_predictions_match_the_golden_file() {
     assets();
@@ -84,7 +85,16 @@ fn test_split_predictions_match_the_golden_file() {
     let out = dir.path().join("predictions.csv");
     let run = stancemeter(
         &root(),
-        &["eval", "--labels", "data/labeled/test.jsonl", "--predictions", out.to_str().unwrap(), "--json"],
+        &[
+            "eval",
+            "--labels",
+            "data/labeled/test.jsonl",
+            "--predictions",
+            out.to_str().unwrap(),
+            "--json",
+            "--precision",
+            "fp32",
+        ],
     );
     run.expect_code(0);
     let (h_new, new) = read_csv(&out);

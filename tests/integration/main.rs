@@ -7,4 +7,5 @@ mod compare;
 mod embed;
 mod encoder;
 mod eval;
+mod precision;
 mod score;
