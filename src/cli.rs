@@ -36,6 +36,10 @@ pub struct ModelArgs {
     /// CPUs and bounds memory, see BENCHMARKS.md).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub batch_size: usize,
+    /// Most tokens per forward pass: batches of long windows get fewer rows, which bounds
+    /// memory (results do not depend on it).
+    #[arg(long, default_value_t = 768, value_name = "N")]
+    pub batch_tokens: usize,
     /// Encoder worker threads, each running whole batches [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -181,7 +181,7 @@ fn onnx_options(args: &ModelArgs, default_precision: Precision) -> OnnxOptions {
 
 fn encoder(assets: &Assets, args: &ModelArgs, default_precision: Precision) -> Result<Encoder> {
     let onnx = onnx_options(args, default_precision);
-    let options = EncoderOptions::default().with_batch_size(args.batch_size);
+    let options = EncoderOptions::default().with_batch_size(args.batch_size).with_batch_tokens(args.batch_tokens);
     match args.backend {
         Backend::Onnx => Encoder::load(assets, &onnx, options),
         Backend::RustBert if args.precision == Some(cli::Precision::Int8) => {
@@ -205,7 +205,8 @@ fn scorer(args: &ModelArgs, head: Option<&PathBuf>) -> Result<(Assets, Scorer)> 
     if args.backend == Backend::Onnx && onnx.precision == Precision::Int8 && args.refine_margin > 0.0 {
         // Near-ties are few: one fp32 session using every core, not one per worker.
         let exact = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: onnx.workers };
-        let refiner = Encoder::load(&assets, &exact, EncoderOptions::default().with_batch_size(args.batch_size))?;
+        let batches = EncoderOptions::default().with_batch_size(args.batch_size).with_batch_tokens(args.batch_tokens);
+        let refiner = Encoder::load(&assets, &exact, batches)?;
         scorer = scorer.with_refiner(refiner, args.refine_margin);
     }
     Ok((assets, scorer))

@@ -91,15 +91,20 @@ pub struct Embedding {
 /// Options for [`Encoder`].
 #[derive(Debug, Clone)]
 pub struct EncoderOptions {
-    /// Windows per forward pass.
+    /// Most windows per forward pass.
     pub batch_size: usize,
+    /// Most tokens per forward pass (rows x padded length); a batch of long windows gets fewer
+    /// rows, so the attention tensors (rows x 12 x len x len) stay bounded.
+    pub batch_tokens: usize,
 }
 
 impl Default for EncoderOptions {
     fn default() -> Self {
         // Small, length-sorted batches waste almost no padding and keep the attention tensors
-        // (batch x 12 x seq x seq) small: faster and flatter in memory than 32 (BENCHMARKS.md).
-        EncoderOptions { batch_size: 8 }
+        // small: faster and flatter in memory than 32. 768 tokens is six news paragraphs of 128
+        // tokens, or three full 256-token windows: peak RSS stays under 400 MB even when every
+        // window is full length (BENCHMARKS.md).
+        EncoderOptions { batch_size: 8, batch_tokens: 768 }
     }
 }
 
@@ -108,6 +113,27 @@ impl EncoderOptions {
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
         self
+    }
+
+    /// Sets the token budget per batch (a batch always takes at least one window).
+    pub fn with_batch_tokens(mut self, batch_tokens: usize) -> Self {
+        self.batch_tokens = batch_tokens.max(1);
+        self
+    }
+
+    /// Cuts `order` (window indices, longest first) into batches of at most `batch_size` rows
+    /// and `batch_tokens` padded tokens; `len` gives a window's length.
+    fn plan<'a>(&self, order: &'a [usize], len: impl Fn(usize) -> usize) -> Vec<&'a [usize]> {
+        let mut batches = Vec::new();
+        let mut start = 0;
+        while start < order.len() {
+            let width = len(order[start]).max(1); // the longest in the batch: it comes first
+            let rows = (self.batch_tokens / width).clamp(1, self.batch_size);
+            let end = (start + rows).min(order.len());
+            batches.push(&order[start..end]);
+            start = end;
+        }
+        batches
     }
 }
 
@@ -180,7 +206,7 @@ impl Encoder {
         let mut order: Vec<usize> = (0..flat.len()).collect();
         order.sort_by(|&a, &b| flat[b].1.len().cmp(&flat[a].1.len()).then(a.cmp(&b)));
 
-        let plan: Vec<&[usize]> = order.chunks(self.options.batch_size).collect();
+        let plan = self.options.plan(&order, |i| flat[i].1.len());
         let batches: Vec<WindowBatch> =
             plan.iter().map(|chunk| WindowBatch::pad(&chunk.iter().map(|&i| flat[i].1).collect::<Vec<_>>())).collect();
         let pooled = self.backend.mean_pool_all(&batches)?;
@@ -238,6 +264,19 @@ mod tests {
         assert_eq!((batch.rows, batch.len), (2, 3));
         assert_eq!(batch.ids, vec![101, 7, 102, 101, 102, 0]);
         assert_eq!(batch.mask, vec![1, 1, 1, 1, 1, 0]);
+    }
+
+    #[test]
+    fn plan_caps_rows_and_tokens() {
+        let options = EncoderOptions::default().with_batch_size(4).with_batch_tokens(600);
+        let lens = [256, 256, 256, 200, 100, 100, 100, 100, 100, 10];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let plan = options.plan(&order, |i| lens[i]);
+        let sizes: Vec<usize> = plan.iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, vec![2, 2, 4, 2]);
+        assert_eq!(plan.concat(), order);
+        let huge = EncoderOptions::default().with_batch_tokens(10);
+        assert_eq!(huge.plan(&order, |i| lens[i]).len(), lens.len(), "one window per batch at least");
     }
 
     #[test]
