@@ -1,5 +1,13 @@
 #!/usr/bin/env python3
-"""Build minilm/model.int8.onnx: the MiniLM graph with int8 weight MatMuls for x86 VNNI CPUs.
+"""ARCHIVED STUDY (superseded): the first int8 graph, made with onnxruntime's quantize_dynamic.
+
+Superseded by `models/convert_onnx.py --precision int8`, which stancemeter ships: dynamic
+quantisation scales activations per tensor over the whole batch, so a paragraph's result
+depended on its batch company, which the project does not allow. Kept for the figures in
+BENCHMARKS.md ("int8 quantisation" sections). It now writes minilm/model.int8-dynamic.onnx so
+it cannot overwrite the shipped graph.
+
+Build minilm/model.int8-dynamic.onnx: the MiniLM graph with int8 weight MatMuls for x86 VNNI CPUs.
 
 Recipe (chosen by the measurements in BENCHMARKS.md):
 
@@ -28,9 +36,9 @@ packaging==26.3 as well). Install them into models/.venv with --no-deps, for exa
         models/.cache/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl packaging==26.3
 
 Usage:
-    python models/quantize.py [--model-dir models/minilm] [--out models/minilm/model.int8.onnx]
-    python models/quantize.py --verify      # also compare with fp32 on data/labeled/test.jsonl
-    python models/quantize.py --calibrate   # re-measure the outlier table and print it
+    python tools/int8-study/quantize_dynamic.py [--model-dir models/minilm] [--out models/minilm/model.int8-dynamic.onnx]
+    python tools/int8-study/quantize_dynamic.py --verify      # also compare with fp32 on data/labeled/test.jsonl
+    python tools/int8-study/quantize_dynamic.py --calibrate   # re-measure the outlier table and print it
 """
 
 from __future__ import annotations
@@ -48,8 +56,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-MODELS = Path(__file__).resolve().parent
-REPO = MODELS.parent
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO / "models"
 # sha256 of the fp32 graph this table and recipe were made for (models/manifest.json).
 FP32_SHA256 = "6a829315b928ff915f5e73f7f42b527dae0c9653f28bb0f29233c49775d5029a"
 THRESHOLD = 4.0  # outlier: max |x| above THRESHOLD x the median channel's max |x|
@@ -271,14 +279,14 @@ def calibrate(model_dir: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", type=Path, default=MODELS / "minilm")
-    ap.add_argument("--out", type=Path, help="default: MODEL_DIR/model.int8.onnx")
+    ap.add_argument("--out", type=Path, help="default: MODEL_DIR/model.int8-dynamic.onnx")
     ap.add_argument("--verify", action="store_true", help="after building, compare with fp32 on data/labeled/test.jsonl")
     ap.add_argument("--calibrate", action="store_true", help="only measure and print the outlier table")
     args = ap.parse_args(argv)
     if args.calibrate:
         calibrate(args.model_dir)
         return 0
-    out = args.out or args.model_dir / "model.int8.onnx"
+    out = args.out or args.model_dir / "model.int8-dynamic.onnx"
     build(args.model_dir / "model.onnx", out)
     if args.verify:
         verify(args.model_dir, out)
