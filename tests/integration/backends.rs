@@ -96,7 +96,9 @@ mod torch {
         let mut results = Vec::new();
         for backend in ["onnx", "rust-bert"] {
             let out = format!("out-{backend}");
-            let args = ["score", "test-articles.jsonl", "--out", &out, "--quiet", "--backend", backend];
+            // Same arithmetic on both sides: the fp32 graph, not the int8 default.
+            let args =
+                ["score", "test-articles.jsonl", "--out", &out, "--quiet", "--backend", backend, "--precision", "fp32"];
             stancemeter(dir.path(), &args).expect_code(0);
             let (headers, rows) = read_csv(&dir.path().join(&out).join("paragraphs.csv"));
             let ids: Vec<String> = column(&headers, &rows, "article_id").into_iter().map(String::from).collect();
