@@ -82,19 +82,19 @@ def sentences():
     return out
 
 
-def paragraph(rng, pool):
-    """Draws sentences until the paragraph has MIN_WORDS..MAX_WORDS words."""
+def paragraph(rng, pool, min_words=MIN_WORDS, max_words=MAX_WORDS):
+    """Draws sentences until the paragraph has min_words..max_words words."""
     while True:
-        target = rng.randint(MIN_WORDS, MAX_WORDS)
+        target = rng.randint(min_words, max_words)
         picked, words = [], 0
         while words < target:
             s = pool[rng.randrange(len(pool))]
             n = len(s.split())
-            if words + n > MAX_WORDS:
+            if words + n > max_words:
                 break
             picked.append(s)
             words += n
-        if MIN_WORDS <= words <= MAX_WORDS:
+        if min_words <= words <= max_words:
             return " ".join(picked)
 
 
@@ -115,9 +115,17 @@ def main(argv=None):
     ap.add_argument("--paragraphs", type=int, default=2000, metavar="N", help="total paragraphs (default 2000)")
     ap.add_argument("--out", type=Path, required=True, metavar="FILE", help="JSONL file to write")
     ap.add_argument("--seed", type=int, default=20251128, help="random seed (default 20251128)")
+    ap.add_argument("--words", default=f"{MIN_WORDS}-{MAX_WORDS}", metavar="MIN-MAX",
+                    help=f"words per paragraph (default {MIN_WORDS}-{MAX_WORDS}; 300-600 gives 3-6 encoder windows each)")
     args = ap.parse_args(argv)
     if args.paragraphs < 1:
         ap.error("--paragraphs must be at least 1")
+    try:
+        min_words, max_words = (int(x) for x in args.words.split("-"))
+    except ValueError:
+        ap.error("--words must look like 60-120")
+    if not 0 < min_words <= max_words:
+        ap.error("--words needs 0 < MIN <= MAX")
 
     pool = sentences()
     if len(pool) < 100:
@@ -132,7 +140,7 @@ def main(argv=None):
     with tmp.open("w", encoding="utf-8", newline="\n") as f:
         for i in range(articles):
             n = min(PARAGRAPHS_PER_ARTICLE, left)
-            paras = [paragraph(rng, pool) for _ in range(n)]
+            paras = [paragraph(rng, pool, min_words, max_words) for _ in range(n)]
             words += sum(len(p.split()) for p in paras)
             left -= n
             record = {"id": f"bench-{i + 1:06d}", "outlet": names[i % len(names)], "paragraphs": paras}
