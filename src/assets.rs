@@ -45,6 +45,9 @@ pub struct ManifestEntry {
 pub struct Assets {
     root: PathBuf,
     entries: Vec<ManifestEntry>,
+    /// Files whose sha256 already matched in this process (score loads two encoders that
+    /// share the tokenizer and the safetensors file; each is hashed once).
+    hashed: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Assets {
@@ -65,7 +68,7 @@ impl Assets {
             .map_err(|e| Error::Model { path: manifest.clone(), problem: format!("not valid JSON ({e})") })?;
         let mut entries = Vec::new();
         collect_entries(&value, &mut entries);
-        Ok(Assets { root: root.to_path_buf(), entries })
+        Ok(Assets { root: root.to_path_buf(), entries, hashed: Default::default() })
     }
 
     /// The models folder.
@@ -94,7 +97,8 @@ impl Assets {
                 problem: format!("size {} differs from the manifest's {}", meta.len(), entry.size),
             });
         }
-        if hash {
+        let mut hashed = self.hashed.lock().unwrap_or_else(|e| e.into_inner());
+        if hash && !hashed.contains(relative) {
             let actual = sha256_file(&path)?;
             if actual != entry.sha256 {
                 return Err(Error::Model {
@@ -102,6 +106,7 @@ impl Assets {
                     problem: format!("sha256 {actual} differs from the manifest's {}", entry.sha256),
                 });
             }
+            hashed.insert(relative.to_string());
         }
         Ok(path)
     }
