@@ -89,17 +89,16 @@ impl Scorer {
     /// Scores paragraphs given as (text, kind); furniture is neutral without encoding.
     pub fn score(&mut self, paragraphs: &[(&str, Kind)]) -> Result<Vec<Scored>> {
         let content: Vec<&str> = paragraphs.iter().filter(|(_, k)| *k == Kind::Content).map(|(t, _)| *t).collect();
-        let mut embeddings = self.encoder.embed(&content)?;
+        let embeddings = self.encoder.embed(&content)?;
         let mut probs = self.head.probabilities(features(&embeddings).view());
         if let Some((refiner, margin)) = &mut self.refiner {
-            let close: Vec<usize> =
-                (0..content.len()).filter(|&i| top_two_gap(&probs.row(i).to_vec()) < *margin).collect();
+            // The refiner tokenizes the same way, so a paragraph's window count stays as it was.
+            let close: Vec<usize> = (0..content.len()).filter(|&i| top_two_gap(probs.row(i)) < *margin).collect();
             if !close.is_empty() {
                 let again = refiner.embed(&close.iter().map(|&i| content[i]).collect::<Vec<_>>())?;
                 let again_probs = self.head.probabilities(features(&again).view());
-                for (row, (&i, e)) in close.iter().zip(again).enumerate() {
+                for (row, &i) in close.iter().enumerate() {
                     probs.row_mut(i).assign(&again_probs.row(row));
-                    embeddings[i] = e;
                 }
             }
         }
@@ -123,7 +122,7 @@ impl Scorer {
 }
 
 /// Gap between the largest and the second largest probability.
-fn top_two_gap(probs: &[f32]) -> f32 {
+fn top_two_gap<'a>(probs: impl IntoIterator<Item = &'a f32>) -> f32 {
     let (mut first, mut second) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
     for &p in probs {
         if p > first {
