@@ -2,6 +2,7 @@
 //! that merge exactly, so chunks of an article scored apart combine to the same numbers.
 
 use crate::lexicon::ToneCounts;
+pub use crate::score::Stance;
 
 /// Paragraph facts an accumulator needs.
 #[derive(Debug, Clone, Copy)]
@@ -10,23 +11,12 @@ pub struct ParagraphFacts {
     pub content: bool,
     /// p(optimistic) - p(skeptical).
     pub stance: f64,
-    /// 0 optimistic, 1 neutral, 2 skeptical.
+    /// The paragraph's label.
     pub label: Stance,
     /// Words in the paragraph.
     pub words: u64,
     /// Lexicon counts of the paragraph.
     pub tone: ToneCounts,
-}
-
-/// The three stances, in the order of the share columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stance {
-    /// Settlement more likely.
-    Optimistic,
-    /// No stance.
-    Neutral,
-    /// Settlement less likely.
-    Skeptical,
 }
 
 /// Running sums for one article.
@@ -72,6 +62,25 @@ pub struct ArticleMetrics {
 }
 
 const LEDE: usize = 2;
+
+impl ArticleMetrics {
+    /// share_optimistic - share_skeptical.
+    pub fn net_tone(&self) -> Option<f64> {
+        self.shares.map(|s| s[0] - s[2])
+    }
+
+    /// Share of content paragraphs that are not neutral.
+    pub fn polarity(&self) -> Option<f64> {
+        self.shares.map(|s| 1.0 - s[1])
+    }
+
+    /// Percent of content words with positive and with negative lexicon valence.
+    pub fn lexicon_percent(&self) -> Option<(f64, f64)> {
+        let words = self.tone.words as f64;
+        (self.tone.words > 0)
+            .then(|| (100.0 * self.tone.positive as f64 / words, 100.0 * self.tone.negative as f64 / words))
+    }
+}
 
 impl ArticleAccumulator {
     /// Adds the next paragraph (in article order).
@@ -167,6 +176,9 @@ mod tests {
         let sd = ((0.64 + 0.36) / 3.0 - mean * mean).sqrt();
         assert!((m.stance_sd.unwrap() - sd).abs() < 1e-12);
         assert_eq!(m.tone, ToneCounts { words: 60, positive: 3, negative: 0 });
+        assert!((m.net_tone().unwrap() - 0.0).abs() < 1e-12);
+        assert!((m.polarity().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(m.lexicon_percent(), Some((5.0, 0.0)));
     }
 
     #[test]
@@ -189,5 +201,6 @@ mod tests {
         acc.add(&facts(false, 0.0, Stance::Neutral, 4));
         let m = acc.finish();
         assert_eq!((m.n_paragraphs, m.n_scored, m.stance_mean, m.shares), (1, 0, None, None));
+        assert_eq!((m.net_tone(), m.polarity(), m.lexicon_percent()), (None, None, None));
     }
 }

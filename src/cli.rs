@@ -1,12 +1,25 @@
-//! Command-line flags (clap derive structs only); `main` turns them into library settings.
+//! Command-line flags (clap derive structs only) and their conversion into the library's
+//! settings. Value types (formats, precisions, backends) are the library's own, parsed through
+//! their `FromStr`; numbers are checked here, so a bad command line exits 2 before any model
+//! loads.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use stancemeter::commands::{embed, eval, score, train};
+use stancemeter::compare::CompareSettings;
+use stancemeter::encode::{BackendKind, EncoderOptions, Precision};
+use stancemeter::input::Format;
+use stancemeter::settings::{EncoderSettings, ScorerSettings};
+
 /// Measures how news coverage talks about a negotiated settlement.
+///
+/// Model files are found in --models DIR, else in $STANCEMETER_MODELS, else in ./models when it
+/// holds a manifest.json, else in the checkout this binary was built from. `bash models/fetch`
+/// downloads and verifies them.
 #[derive(Parser, Debug)]
-#[command(name = "stancemeter", version, about, long_about = None)]
+#[command(name = "stancemeter", version, about, long_about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,7 +31,7 @@ pub enum Command {
     Score(ScoreArgs),
     /// Evaluate a stance head on labeled paragraphs.
     Eval(EvalArgs),
-    /// Train a stance head on labeled paragraphs.
+    /// Train a stance head on labeled paragraphs (fp32 encoder).
     Train(TrainArgs),
     /// Compare groups of articles (outlets, dates) from articles.csv.
     Compare(CompareArgs),
@@ -26,56 +39,49 @@ pub enum Command {
     Embed(EmbedArgs),
 }
 
+/// Flags every command that loads the encoder takes.
 #[derive(Args, Debug, Clone)]
-pub struct ModelArgs {
-    /// Folder with manifest.json and the fetched model files [default: ./models, else the
-    /// checkout stancemeter was built from]
-    #[arg(long, value_name = "DIR", global = true)]
+pub struct EncoderArgs {
+    /// Folder with manifest.json and the fetched model files [default: $STANCEMETER_MODELS,
+    /// else ./models, else the checkout stancemeter was built from]
+    #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
     /// Paragraph windows per forward pass (results do not depend on it; 8 is fastest on small
-    /// CPUs and bounds memory, see BENCHMARKS.md).
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub batch_size: usize,
+    /// CPUs and bounds memory, see BENCHMARKS.md) [default: 8]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub batch_size: Option<usize>,
     /// Most tokens per forward pass: batches of long windows get fewer rows, which bounds
-    /// memory (results do not depend on it).
-    #[arg(long, default_value_t = 768, value_name = "N")]
-    pub batch_tokens: usize,
+    /// memory (results do not depend on it) [default: 768]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub batch_tokens: Option<usize>,
     /// Encoder worker threads, each running whole batches [default: all cores]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub threads: Option<usize>,
-    /// Encoder arithmetic: int8 (about twice as fast; labels agree with fp32 on over 99% of
-    /// paragraphs, BENCHMARKS.md) or fp32 (the reference) [default: int8 for score and eval,
-    /// fp32 for train and embed]
-    #[arg(long, value_enum, value_name = "P")]
-    pub precision: Option<Precision>,
-    /// With int8: paragraphs whose two most probable labels are closer than M are encoded again
-    /// in fp32 and scored from that (0 = never)
-    #[arg(long, default_value_t = 0.05, value_name = "M")]
-    pub refine_margin: f32,
-    /// Encoder backend; rust-bert needs a binary built with `--features rust-bert` (README).
-    #[arg(long, value_enum, default_value_t = Backend::Onnx, value_name = "NAME")]
-    pub backend: Backend,
+    /// Encoder backend: onnx, or rust-bert (needs a binary built with `--features rust-bert`,
+    /// README) [default: onnx]
+    #[arg(long, value_name = "NAME", default_value = "onnx")]
+    pub backend: BackendKind,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
-/// The ONNX graph's arithmetic.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Precision {
-    /// 8-bit integer linear layers.
-    Int8,
-    /// The fp32 reference graph.
-    Fp32,
-}
-
-/// Which runtime runs the transformer; both give the same embeddings.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// The project's ONNX graph on ONNX Runtime.
-    Onnx,
-    /// rust-bert's BertModel on libtorch (optional cargo feature `rust-bert`).
-    RustBert,
+/// Flags of the commands that score paragraphs with a head.
+#[derive(Args, Debug, Clone)]
+pub struct ScorerArgs {
+    /// Stance head file [default: models/heads/default.json]
+    #[arg(long, value_name = "FILE")]
+    pub head: Option<PathBuf>,
+    /// Encoder arithmetic: int8 (about twice as fast; labels agree with fp32 on over 99% of
+    /// paragraphs, BENCHMARKS.md) or fp32 (the reference) [default: int8]
+    #[arg(long, value_name = "P")]
+    pub precision: Option<Precision>,
+    /// With int8: paragraphs whose two most probable labels are closer than M are encoded again
+    /// in fp32 and scored from that (0 = never)
+    #[arg(long, default_value_t = 0.05, value_name = "M", value_parser = unit_interval)]
+    pub refine_margin: f32,
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
 }
 
 #[derive(Args, Debug)]
@@ -86,20 +92,17 @@ pub struct ScoreArgs {
     /// Output folder for paragraphs.csv and articles.csv.
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
-    /// Input format for stdin or unknown extensions: txt, jsonl or csv.
+    /// Input format for stdin and for files whose extension names none: txt, jsonl or csv.
     #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
+    pub format: Option<Format>,
     /// Outlet name for .txt files and for records without one [default for .txt: the folder name]
     #[arg(long, value_name = "NAME")]
     pub outlet: Option<String>,
-    /// Stance head file [default: models/heads/default.json]
-    #[arg(long, value_name = "FILE")]
-    pub head: Option<PathBuf>,
     /// Stop at the first bad record (default: skip it, report it, exit with status 3).
     #[arg(long)]
     pub strict: bool,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub scorer: ScorerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -107,20 +110,17 @@ pub struct EvalArgs {
     /// Labeled paragraphs (.jsonl with text,label or .csv with text,label columns).
     #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
     pub labels: Vec<PathBuf>,
-    /// Stance head file [default: models/heads/default.json]
-    #[arg(long, value_name = "FILE")]
-    pub head: Option<PathBuf>,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     pub json: bool,
-    /// Exit with status 4 when macro-F1 is below this.
-    #[arg(long, value_name = "X")]
+    /// Exit with status 4 when macro-F1 is below this (a number in [0, 1]).
+    #[arg(long, value_name = "X", value_parser = unit_interval_f64)]
     pub min_macro_f1: Option<f64>,
     /// Also write per-sample predictions to this CSV.
     #[arg(long, value_name = "FILE")]
     pub predictions: Option<PathBuf>,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub scorer: ScorerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -128,8 +128,8 @@ pub struct TrainArgs {
     /// Training files (.jsonl or .csv with text,label).
     #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
     pub labels: Vec<PathBuf>,
-    /// Dev files for choosing the method and calibrating [default: data/labeled/dev.jsonl]
-    #[arg(long, num_args = 1.., value_name = "FILE")]
+    /// Dev files for choosing the method and calibrating.
+    #[arg(long, num_args = 1.., value_name = "FILE", default_value = "data/labeled/dev.jsonl")]
     pub dev: Vec<PathBuf>,
     /// Where to write the head (JSON).
     #[arg(long, value_name = "FILE")]
@@ -142,7 +142,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub no_refit: bool,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub encoder: EncoderArgs,
 }
 
 #[derive(Args, Debug)]
@@ -153,14 +153,14 @@ pub struct CompareArgs {
     /// Column to group by (outlet, date, month, or any column of articles.csv).
     #[arg(long, default_value = "outlet", value_name = "COLUMN")]
     pub by: String,
-    /// Output CSV with one row per group.
+    /// Output CSV with one row per group (its folder is created).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Output CSV with one row per pair of groups [default: OUT with .pairs.csv]
     #[arg(long, value_name = "FILE")]
     pub pairs: Option<PathBuf>,
     /// Bootstrap and permutation resamples.
-    #[arg(long, default_value_t = 2000, value_name = "N")]
+    #[arg(long, default_value_t = 2000, value_name = "N", value_parser = at_least_one)]
     pub resamples: usize,
     /// Seed for resampling.
     #[arg(long, default_value_t = 42)]
@@ -175,6 +175,112 @@ pub struct EmbedArgs {
     /// Output .npy or .csv [default: CSV on stdout]
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Encoder arithmetic: fp32 (the reference) or int8 [default: fp32]
+    #[arg(long, value_name = "P")]
+    pub precision: Option<Precision>,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub encoder: EncoderArgs,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{text:?} is not a whole number of at least 1")),
+    }
+}
+
+fn unit_interval_f64(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{text:?} is not a number from 0 to 1")),
+    }
+}
+
+fn unit_interval(text: &str) -> Result<f32, String> {
+    unit_interval_f64(text).map(|x| x as f32)
+}
+
+impl EncoderArgs {
+    fn settings(&self, precision: Option<Precision>) -> EncoderSettings {
+        let mut batches = EncoderOptions::default();
+        if let Some(n) = self.batch_size {
+            batches = batches.with_batch_size(n);
+        }
+        if let Some(n) = self.batch_tokens {
+            batches = batches.with_batch_tokens(n);
+        }
+        EncoderSettings {
+            models: self.models.clone(),
+            backend: self.backend,
+            precision,
+            threads: self.threads,
+            batches,
+        }
+    }
+}
+
+impl ScorerArgs {
+    fn settings(&self) -> ScorerSettings {
+        ScorerSettings {
+            encoder: self.encoder.settings(self.precision),
+            head: self.head.clone(),
+            refine_margin: self.refine_margin,
+        }
+    }
+}
+
+impl ScoreArgs {
+    pub fn settings(self) -> score::ScoreSettings {
+        score::ScoreSettings {
+            scorer: self.scorer.settings(),
+            inputs: self.inputs,
+            format: self.format,
+            outlet: self.outlet,
+            out: self.out,
+            strict: self.strict,
+            chunk_paragraphs: 256,
+        }
+    }
+}
+
+impl EvalArgs {
+    pub fn settings(&self) -> eval::EvalSettings {
+        eval::EvalSettings {
+            labels: self.labels.clone(),
+            predictions: self.predictions.clone(),
+            scorer: self.scorer.settings(),
+        }
+    }
+}
+
+impl TrainArgs {
+    pub fn settings(self) -> train::TrainSettings {
+        train::TrainSettings {
+            encoder: self.encoder.settings(Some(Precision::Fp32)),
+            labels: self.labels,
+            dev: self.dev,
+            out: self.out,
+            seed: self.seed,
+            refit: !self.no_refit,
+        }
+    }
+}
+
+impl CompareArgs {
+    pub fn settings(self) -> CompareSettings {
+        CompareSettings {
+            articles: self.articles,
+            by: self.by,
+            out: self.out,
+            pairs: self.pairs,
+            resamples: self.resamples,
+            seed: self.seed,
+        }
+    }
+}
+
+impl EmbedArgs {
+    pub fn settings(self) -> embed::EmbedSettings {
+        embed::EmbedSettings { encoder: self.encoder.settings(self.precision), input: self.input, out: self.out }
+    }
 }

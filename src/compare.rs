@@ -4,7 +4,7 @@
 //! input and seed give the same output bytes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -94,11 +94,19 @@ pub fn read_articles(path: &Path, by: &str) -> Result<Vec<ArticleStance>> {
         }
         let num = |i: usize| -> Result<f64> {
             let raw = record.get(idx[i]).unwrap_or("");
-            raw.parse().map_err(|_| Error::record(at.clone(), format!("{} is not a number: {raw:?}", need[i])))
+            raw.parse()
+                .ok()
+                .filter(|x: &f64| x.is_finite())
+                .ok_or_else(|| Error::record(at.clone(), format!("{} is not a finite number: {raw:?}", need[i])))
         };
         let mut group = record.get(key).unwrap_or("").to_string();
-        if by == "month" {
-            group = group.chars().take(7).collect();
+        if by == "month" && !group.is_empty() {
+            group = iso_month(&group).ok_or_else(|| {
+                Error::record(
+                    at.clone(),
+                    format!("date {group:?} is not ISO 8601 (YYYY-MM-DD); --by month needs ISO dates"),
+                )
+            })?;
         }
         out.push(ArticleStance {
             group: if group.is_empty() { "(none)".into() } else { group },
@@ -109,6 +117,60 @@ pub fn read_articles(path: &Path, by: &str) -> Result<Vec<ArticleStance>> {
         });
     }
     Ok(out)
+}
+
+/// The `YYYY-MM` of an ISO 8601 date, if it is one.
+fn iso_month(date: &str) -> Option<String> {
+    let b = date.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let shape = digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7) && matches!(b.get(7), None | Some(b'-'));
+    shape.then(|| date[..7].to_string())
+}
+
+/// What `compare` reads and writes.
+#[derive(Debug, Clone)]
+pub struct CompareSettings {
+    /// articles.csv from `score`.
+    pub articles: PathBuf,
+    /// Column to group by, or `month`.
+    pub by: String,
+    /// Group rows go here; its folder is created if missing.
+    pub out: PathBuf,
+    /// Pair rows go here; `None` is `out` with extension `.pairs.csv`.
+    pub pairs: Option<PathBuf>,
+    /// Bootstrap and permutation resamples (at least 1).
+    pub resamples: usize,
+    /// Seed for resampling.
+    pub seed: u64,
+}
+
+/// What `compare` wrote.
+#[derive(Debug, Clone)]
+pub struct CompareSummary {
+    /// Groups written.
+    pub groups: usize,
+    /// Pairs written.
+    pub pairs: usize,
+    /// Where the pairs went.
+    pub pairs_path: PathBuf,
+}
+
+/// Runs `compare`: reads, resamples, and writes both files.
+pub fn run(settings: &CompareSettings) -> Result<CompareSummary> {
+    let articles = read_articles(&settings.articles, &settings.by)?;
+    if articles.is_empty() {
+        return Err(Error::NoInput(format!("{}: no article with a stance to compare", settings.articles.display())));
+    }
+    let (groups, pairs) = compare(&articles, settings.resamples, settings.seed);
+    let pairs_path = settings.pairs.clone().unwrap_or_else(|| settings.out.with_extension("pairs.csv"));
+    for path in [&settings.out, &pairs_path] {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+    }
+    crate::output::write_rows(&settings.out, &groups)?;
+    crate::output::write_rows(&pairs_path, &pairs)?;
+    Ok(CompareSummary { groups: groups.len(), pairs: pairs.len(), pairs_path })
 }
 
 fn mean(xs: &[f64]) -> f64 {
@@ -199,6 +261,15 @@ fn pair(ga: &str, a: &[f64], gb: &str, b: &[f64], resamples: usize, rng: &mut Rn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_come_only_from_iso_dates() {
+        assert_eq!(iso_month("2025-03-14"), Some("2025-03".into()));
+        assert_eq!(iso_month("2025-03"), Some("2025-03".into()));
+        for bad in ["14/03/2025", "March 2025", "2025-3-14", "20250314"] {
+            assert_eq!(iso_month(bad), None, "{bad}");
+        }
+    }
 
     fn art(group: &str, stance: f64) -> ArticleStance {
         ArticleStance { group: group.into(), stance, paragraphs: 4, scored: 2, shares: [0.5, 0.5, 0.0] }

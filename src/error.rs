@@ -84,12 +84,24 @@ pub enum Error {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The tokenizer failed.
-    #[error("tokenizer: {context}: {message}")]
+    #[error("tokenizer: {context}")]
     Tokenizer {
         /// What stancemeter was doing.
         context: String,
-        /// The tokenizer's message.
-        message: String,
+        /// The tokenizer's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A model's weight file could not be read.
+    #[error("{}: {context}; run `bash models/fetch` to download and verify the model files", path.display())]
+    Weights {
+        /// The weight file.
+        path: PathBuf,
+        /// What stancemeter was reading.
+        context: String,
+        /// What is wrong with the file.
+        #[source]
+        source: crate::encode::WeightsError,
     },
     /// A head file is malformed or does not fit the encoder.
     #[error("{}: {message}", path.display())]
@@ -108,9 +120,22 @@ pub enum Error {
         #[source]
         source: csv::Error,
     },
-    /// The request cannot be carried out as given (bad option combination, unknown format).
+    /// The command line asks for something that cannot be done (a bad option combination, stdin
+    /// without a format). The binary exits with status 2 for this and nothing else.
     #[error("{0}")]
     Usage(String),
+    /// The labeled data cannot train a head (too few paragraphs, a label with no examples).
+    #[error("{0}")]
+    TrainingData(String),
+    /// Writing JSON failed.
+    #[error("{}: cannot write JSON", path.display())]
+    Json {
+        /// The file being written (`-` for stdout).
+        path: PathBuf,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The inputs hold nothing usable (every record was bad, or there were none).
     #[error("{0}")]
     NoInput(String),

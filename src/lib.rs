@@ -10,6 +10,10 @@
 //!    probabilities; training and evaluation live there too.
 //! 6. [`aggregate`]: paragraphs roll up into per-article tone metrics.
 //! 7. [`output`]: rows go to CSV files that appear only when complete.
+//!
+//! Around them: [`settings`] builds the encoder and scorer from validated options (the binary's
+//! flags, or a library user's own), [`commands`] runs each subcommand over its settings,
+//! [`compare`] compares groups of scored articles, and [`progress`] is how a long run reports.
 
 #![deny(missing_docs)]
 
@@ -22,8 +26,10 @@ pub mod error;
 pub mod input;
 pub mod lexicon;
 pub mod output;
-pub mod rng;
+pub mod progress;
+pub(crate) mod rng;
 pub mod score;
 pub mod segment;
+pub mod settings;
 
 pub use error::{Error, Location, Result};

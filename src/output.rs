@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tempfile::NamedTempFile;
 
+use crate::aggregate::ArticleMetrics;
 use crate::error::{Error, Result};
+use crate::input::Article;
 
 /// One row of paragraphs.csv.
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +92,50 @@ pub struct ArticleRow<'a> {
     pub model: &'a str,
     /// Head provenance.
     pub head: &'a str,
+}
+
+/// Which encoder and head made a run's scores, written into every article row.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    /// Encoder: model, graph checksum prefix and backend.
+    pub model: String,
+    /// Head id.
+    pub head: String,
+}
+
+impl<'a> ArticleRow<'a> {
+    /// The row of an article with its finished metrics, rounded for output.
+    pub fn new(article: &'a Article, m: &ArticleMetrics, provenance: &'a Provenance) -> ArticleRow<'a> {
+        let r = |x: Option<f64>| x.map(round4);
+        let share = |i: usize| m.shares.map(|s| round4(s[i]));
+        let lexicon = m.lexicon_percent();
+        let field = |v: &'a Option<String>| v.as_deref().unwrap_or("");
+        ArticleRow {
+            article_id: &article.id,
+            outlet: field(&article.outlet),
+            date: field(&article.date),
+            title: field(&article.title),
+            url: field(&article.url),
+            n_paragraphs: m.n_paragraphs,
+            n_scored: m.n_scored,
+            stance_mean: r(m.stance_mean),
+            share_optimistic: share(0),
+            share_neutral: share(1),
+            share_skeptical: share(2),
+            net_tone: r(m.net_tone()),
+            polarity: r(m.polarity()),
+            stance_sd: r(m.stance_sd),
+            lede_stance: r(m.lede_stance),
+            max_stance: r(m.max_stance),
+            min_stance: r(m.min_stance),
+            words: m.words,
+            lex_positive: r(lexicon.map(|l| l.0)),
+            lex_negative: r(lexicon.map(|l| l.1)),
+            lex_tone: r(lexicon.map(|(p, n)| p - n)),
+            model: &provenance.model,
+            head: &provenance.head,
+        }
+    }
 }
 
 /// Rounds for output: 4 decimals is far below any meaningful difference and keeps files

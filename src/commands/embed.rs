@@ -3,9 +3,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::encode::{Embedding, Encoder};
+use crate::encode::{Embedding, Precision};
 use crate::error::{Error, Location, Result};
 use crate::output::{write_atomic, AtomicCsv};
+use crate::settings::EncoderSettings;
 
 /// What `embed` reads and writes.
 #[derive(Debug, Clone)]
@@ -15,6 +16,8 @@ pub struct EmbedSettings {
     /// Output: `.npy` (float32 `[n, 384]`) or CSV (`index,windows,tokens,e0..e383`); `None` is
     /// CSV on stdout.
     pub out: Option<PathBuf>,
+    /// The encoder (fp32 unless it names a precision).
+    pub encoder: EncoderSettings,
 }
 
 /// Reads the inputs of `embed`: JSONL (by extension) takes each line's "text"; anything else
@@ -48,9 +51,10 @@ pub fn read_inputs(path: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Runs `embed`.
-pub fn run(settings: &EmbedSettings, encoder: &mut Encoder) -> Result<()> {
+/// Runs `embed`: reads the inputs, loads the encoder (fp32 unless told otherwise) and writes.
+pub fn run(settings: &EmbedSettings) -> Result<()> {
     let texts = read_inputs(&settings.input)?;
+    let mut encoder = settings.encoder.encoder(&settings.encoder.assets()?, Precision::Fp32)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let embeddings = encoder.embed(&refs)?;
     match &settings.out {

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use ndarray::Array2;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::input::labels::{read_samples, Sample};
+use crate::error::Result;
+use crate::input::labels::{load_samples, Sample};
 use crate::output::{round4, AtomicCsv};
 use crate::score::metrics::{evaluate, Evaluation};
 use crate::score::{Scored, Scorer};
 use crate::segment::classify;
+use crate::settings::ScorerSettings;
 
 /// What `eval` reads and writes.
 #[derive(Debug, Clone)]
@@ -19,23 +20,8 @@ pub struct EvalSettings {
     pub labels: Vec<PathBuf>,
     /// Per-sample predictions CSV to write, if any.
     pub predictions: Option<PathBuf>,
-}
-
-/// Reads samples from several files, checking every label is one the head knows.
-pub fn load_samples(paths: &[PathBuf], known: &[String]) -> Result<Vec<Sample>> {
-    let mut all = Vec::new();
-    for path in paths {
-        for sample in read_samples(path)? {
-            if !known.contains(&sample.label) {
-                return Err(Error::record(
-                    sample.at.clone(),
-                    format!("label {:?} is not one of {}", sample.label, known.join(", ")),
-                ));
-            }
-            all.push(sample);
-        }
-    }
-    Ok(all)
+    /// The encoder and head.
+    pub scorer: ScorerSettings,
 }
 
 /// Scores samples through the full pipeline: furniture by rule, content by the head.
@@ -47,6 +33,7 @@ pub fn predict(scorer: &mut Scorer, samples: &[Sample]) -> Result<Vec<Scored>> {
 
 /// Evaluates predictions against the samples' labels.
 pub fn measure(labels: &[String], samples: &[Sample], scored: &[Scored]) -> Evaluation {
+    // load_samples admits only labels the head knows.
     let truth: Vec<usize> = samples.iter().map(|s| labels.iter().position(|l| *l == s.label).unwrap_or(0)).collect();
     let probs = Array2::from_shape_fn((scored.len(), labels.len()), |(i, j)| scored[i].probs[j]);
     evaluate(labels, &truth, probs.view())
@@ -63,13 +50,14 @@ struct PredictionRow<'a> {
     p_skeptical: f64,
 }
 
-/// Runs `eval` and returns the evaluation.
-pub fn run(settings: &EvalSettings, scorer: &mut Scorer) -> Result<Evaluation> {
+/// Runs `eval`: loads the models, scores the samples and returns the evaluation.
+pub fn run(settings: &EvalSettings) -> Result<Evaluation> {
+    let (_, mut scorer) = settings.scorer.build()?;
     let labels = scorer.head().labels.clone();
     let samples = load_samples(&settings.labels, &labels)?;
-    let scored = predict(scorer, &samples)?;
+    let scored = predict(&mut scorer, &samples)?;
     if let Some(path) = &settings.predictions {
-        let index = scorer.head().stance_index();
+        let index = scorer.stances();
         let mut csv = AtomicCsv::create(path)?;
         for (sample, p) in samples.iter().zip(&scored) {
             let (o, n, s) = index.split(&p.probs);

@@ -8,15 +8,16 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::ProgressBar;
-
 use crate::aggregate::{ArticleAccumulator, ParagraphFacts};
+use crate::assets::LEXICON;
 use crate::error::{Error, Result};
 use crate::input::{discover, total_bytes, Article, ArticleStream, Format};
 use crate::lexicon::Lexicon;
-use crate::output::{round4, ArticleRow, AtomicCsv, ParagraphRow};
+use crate::output::{round4, ArticleRow, AtomicCsv, ParagraphRow, Provenance};
+use crate::progress::Progress;
 use crate::score::Scorer;
 use crate::segment::{paragraphs, Kind, Paragraph};
+use crate::settings::ScorerSettings;
 
 /// What `score` reads and writes.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct ScoreSettings {
     pub strict: bool,
     /// Content paragraphs per encoding chunk.
     pub chunk_paragraphs: usize,
+    /// The encoder and head.
+    pub scorer: ScorerSettings,
 }
 
 /// How a run went.
@@ -46,28 +49,19 @@ pub struct ScoreSummary {
     pub skipped: u64,
 }
 
-/// Provenance written into every article row.
-struct Provenance {
-    model: String,
-    head: String,
-}
-
 struct Writers {
     paragraphs: AtomicCsv,
     articles: AtomicCsv,
 }
 
-/// Runs `score`. Messages about skipped records go to stderr through `progress`.
-pub fn run(
-    settings: &ScoreSettings,
-    scorer: &mut Scorer,
-    lexicon: &Lexicon,
-    progress: &ProgressBar,
-) -> Result<ScoreSummary> {
+/// Runs `score`: loads the models, then streams the inputs through them.
+pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSummary> {
     let sources = discover(&settings.inputs, settings.format)?;
     if sources.is_empty() {
         return Err(Error::NoInput("no input files found (looked for .txt, .jsonl and .csv)".into()));
     }
+    let (assets, mut scorer) = settings.scorer.build()?;
+    let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
     std::fs::create_dir_all(&settings.out).map_err(|e| Error::io(&settings.out, e))?;
     let mut writers = Writers {
         paragraphs: AtomicCsv::create(&settings.out.join("paragraphs.csv"))?,
@@ -81,15 +75,18 @@ pub fn run(
     let started = Instant::now();
     let mut chunk: Vec<(Article, Vec<Paragraph>)> = Vec::new();
     let mut chunk_content = 0usize;
-    progress.set_length(total_bytes(&sources));
+    progress.start(total_bytes(&sources));
     let stream = ArticleStream::new(sources, settings.outlet.clone());
-    let tracker = Tracker { progress, bytes: stream.bytes_read(), started };
+    let bytes = stream.bytes_read();
+    let report = |summary: &ScoreSummary| {
+        progress.advance(bytes.load(std::sync::atomic::Ordering::Relaxed), &status(summary, started));
+    };
     for item in stream {
         let article = match item {
             Ok(article) => article,
             Err(e) if e.is_record() && !settings.strict => {
                 summary.skipped += 1;
-                progress.suspend(|| eprintln!("skipped: {e}"));
+                progress.note(&format!("skipped: {e}"));
                 continue;
             }
             Err(e) => return Err(e),
@@ -98,13 +95,14 @@ pub fn run(
         chunk_content += paras.iter().filter(|p| p.kind == Kind::Content).count();
         chunk.push((article, paras));
         if chunk_content >= settings.chunk_paragraphs {
-            flush(&mut chunk, scorer, lexicon, &mut writers, &provenance, &mut summary)?;
+            flush(&mut chunk, &mut scorer, &lexicon, &mut writers, &provenance, &mut summary)?;
             chunk_content = 0;
-            tracker.report(&summary);
+            report(&summary);
         }
     }
-    flush(&mut chunk, scorer, lexicon, &mut writers, &provenance, &mut summary)?;
-    tracker.report(&summary);
+    flush(&mut chunk, &mut scorer, &lexicon, &mut writers, &provenance, &mut summary)?;
+    report(&summary);
+    progress.finish();
     if summary.articles == 0 {
         return Err(Error::NoInput(format!(
             "no article could be read ({} bad records skipped); nothing written",
@@ -120,25 +118,16 @@ fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-/// Progress by input bytes (so the bar has an ETA) with article and paragraph rates.
-struct Tracker<'a> {
-    progress: &'a ProgressBar,
-    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    started: Instant,
-}
-
-impl Tracker<'_> {
-    fn report(&self, summary: &ScoreSummary) {
-        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-        self.progress.set_position(self.bytes.load(std::sync::atomic::Ordering::Relaxed));
-        self.progress.set_message(format!(
-            "{} articles ({:.1}/s), {} paragraphs ({:.0}/s)",
-            summary.articles,
-            summary.articles as f64 / secs,
-            summary.paragraphs,
-            summary.paragraphs as f64 / secs
-        ));
-    }
+/// Articles and paragraphs done, with rates.
+fn status(summary: &ScoreSummary, started: Instant) -> String {
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    format!(
+        "{} articles ({:.1}/s), {} paragraphs ({:.0}/s)",
+        summary.articles,
+        summary.articles as f64 / secs,
+        summary.paragraphs,
+        summary.paragraphs as f64 / secs
+    )
 }
 
 fn flush(
@@ -151,13 +140,16 @@ fn flush(
 ) -> Result<()> {
     let inputs: Vec<(&str, Kind)> =
         chunk.iter().flat_map(|(_, ps)| ps.iter().map(|p| (p.text.as_str(), p.kind))).collect();
-    let mut scored = scorer.score(&inputs)?.into_iter();
-    let head = scorer.head();
-    let index = head.stance_index();
+    let scored = scorer.score(&inputs)?;
+    let (head, stances) = (scorer.head(), scorer.stances());
+    let mut next = 0;
     for (article, paras) in chunk.drain(..) {
         let mut acc = ArticleAccumulator::default();
-        for (p, s) in paras.iter().zip(scored.by_ref()) {
-            let (p_opt, p_neu, p_ske) = index.split(&s.probs);
+        for p in &paras {
+            let s = &scored[next];
+            debug_assert_eq!(s.index, next, "scores come back in input order");
+            next += 1;
+            let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
             writers.paragraphs.write(&ParagraphRow {
                 article_id: &article.id,
                 outlet: article.outlet.as_deref().unwrap_or(""),
@@ -176,52 +168,14 @@ fn flush(
             acc.add(&ParagraphFacts {
                 content,
                 stance: p_opt - p_ske,
-                label: index.of(s.label),
+                label: stances.of(s.label),
                 words: p.words as u64,
                 tone: if content { lexicon.count(&p.text) } else { Default::default() },
             });
             summary.paragraphs += 1;
         }
-        write_article(writers, &article, &acc, provenance)?;
+        writers.articles.write(&ArticleRow::new(&article, &acc.finish(), provenance))?;
         summary.articles += 1;
     }
     Ok(())
-}
-
-fn write_article(
-    writers: &mut Writers,
-    article: &Article,
-    acc: &ArticleAccumulator,
-    provenance: &Provenance,
-) -> Result<()> {
-    let m = acc.finish();
-    let r = |x: Option<f64>| x.map(round4);
-    let share = |i: usize| m.shares.map(|s| round4(s[i]));
-    let percent = |count: u64| (m.tone.words > 0).then(|| 100.0 * count as f64 / m.tone.words as f64);
-    let (pos, neg) = (percent(m.tone.positive), percent(m.tone.negative));
-    writers.articles.write(&ArticleRow {
-        article_id: &article.id,
-        outlet: article.outlet.as_deref().unwrap_or(""),
-        date: article.date.as_deref().unwrap_or(""),
-        title: article.title.as_deref().unwrap_or(""),
-        url: article.url.as_deref().unwrap_or(""),
-        n_paragraphs: m.n_paragraphs,
-        n_scored: m.n_scored,
-        stance_mean: r(m.stance_mean),
-        share_optimistic: share(0),
-        share_neutral: share(1),
-        share_skeptical: share(2),
-        net_tone: m.shares.map(|s| round4(s[0] - s[2])),
-        polarity: m.shares.map(|s| round4(1.0 - s[1])),
-        stance_sd: r(m.stance_sd),
-        lede_stance: r(m.lede_stance),
-        max_stance: r(m.max_stance),
-        min_stance: r(m.min_stance),
-        words: m.words,
-        lex_positive: r(pos),
-        lex_negative: r(neg),
-        lex_tone: pos.zip(neg).map(|(p, n)| round4(p - n)),
-        model: &provenance.model,
-        head: &provenance.head,
-    })
 }

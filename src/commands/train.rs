@@ -4,21 +4,22 @@
 //! the training files and compared on the dev files; the best is calibrated by temperature
 //! scaling on dev, and saved with its provenance and dev metrics.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::eval::load_samples;
-use crate::assets::sha256_file;
-use crate::encode::Encoder;
+use crate::assets::{sha256_file, ONNX_MODEL};
+use crate::encode::{Encoder, Precision};
 use crate::error::{Error, Result};
-use crate::input::labels::Sample;
-use crate::score::features;
+use crate::input::labels::{load_samples, Sample};
 use crate::score::head::{forward, softmax_rows};
 use crate::score::head::{EncoderId, Head, HeadMetrics, FORMAT};
 use crate::score::metrics::evaluate;
 use crate::score::train::{default_candidates, fit, fit_temperature, out_of_fold_logits, select, CandidateResult};
+use crate::score::{features, LABELS};
 use crate::segment::{classify, Kind};
+use crate::settings::EncoderSettings;
 
 /// What `train` reads and writes.
 #[derive(Debug, Clone)]
@@ -29,14 +30,12 @@ pub struct TrainSettings {
     pub dev: Vec<PathBuf>,
     /// Where to write the head.
     pub out: PathBuf,
-    /// Label names, in the order the head will use.
-    pub label_order: Vec<String>,
     /// Seed for initial weights.
     pub seed: u64,
     /// After choosing the method on dev, refit it on train + dev (calibrated out-of-fold).
     pub refit: bool,
-    /// sha256 of the encoder's ONNX graph, recorded in the head.
-    pub onnx_sha256: String,
+    /// The encoder; heads are always fitted on the fp32 graph.
+    pub encoder: EncoderSettings,
 }
 
 /// What training produced.
@@ -47,6 +46,34 @@ pub struct TrainReport {
     pub chosen: usize,
     /// The saved head.
     pub head: Head,
+    /// Where it was saved.
+    pub path: PathBuf,
+}
+
+impl TrainReport {
+    /// The candidates table and what was written, for a terminal.
+    pub fn render(&self) -> String {
+        let mut out = String::from("candidate                      dev macro-F1  dev accuracy\n");
+        for (i, c) in self.candidates.iter().enumerate() {
+            let mark = if i == self.chosen { "*" } else { " " };
+            let _ =
+                writeln!(out, "{mark} {:<28} {:>11.3} {:>13.3}", c.options.describe(), c.dev_macro_f1, c.dev_accuracy);
+        }
+        let (h, v) = (&self.head, &self.head.validation);
+        let _ = writeln!(
+            out,
+            "wrote {} ({}): temperature {:.3}; validation ({}) macro-F1 {:.3}, accuracy {:.3}, ECE {:.3}, Brier {:.3}",
+            self.path.display(),
+            h.id,
+            h.temperature,
+            h.training["validation"].as_str().unwrap_or("not recorded"),
+            v.macro_f1,
+            v.accuracy,
+            v.ece,
+            v.brier
+        );
+        out
+    }
 }
 
 fn content(samples: &[Sample]) -> Vec<&Sample> {
@@ -60,19 +87,40 @@ fn encode(encoder: &mut Encoder, samples: &[&Sample], labels: &[String]) -> Resu
     Ok((x, y))
 }
 
+/// Checks the data can train a head: enough content paragraphs, every label in train.
+fn check_data(labels: &[String], train: &[&Sample], dev: &[&Sample]) -> Result<()> {
+    if train.len() < labels.len() * 5 || dev.is_empty() {
+        return Err(Error::TrainingData(format!(
+            "too few content paragraphs to train on ({} train, {} dev); a head needs at least {} in train and 1 in dev",
+            train.len(),
+            dev.len(),
+            labels.len() * 5
+        )));
+    }
+    for label in labels {
+        let n = train.iter().filter(|s| s.label == *label).count();
+        if n < 2 {
+            return Err(Error::TrainingData(format!(
+                "the training files hold {n} content paragraphs labeled {label:?}; a head needs at least 2 of every label"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `train`: fits, selects, calibrates and saves a head.
-pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<TrainReport> {
-    let labels = &settings.label_order;
+pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
+    let labels: &[String] = &LABELS.map(String::from);
     let train = load_samples(&settings.labels, labels)?;
     let dev = load_samples(&settings.dev, labels)?;
     let (train_c, dev_c) = (content(&train), content(&dev));
-    if train_c.len() < labels.len() * 5 || dev_c.is_empty() {
-        return Err(Error::Usage(format!(
-            "too few content paragraphs to train on ({} train, {} dev)",
-            train_c.len(),
-            dev_c.len()
-        )));
-    }
+    check_data(labels, &train_c, &dev_c)?;
+    let assets = settings.encoder.assets()?;
+    let onnx_sha256 = assets.sha256_of(ONNX_MODEL).ok_or_else(|| Error::Model {
+        path: assets.path("manifest.json"),
+        problem: format!("lists no {ONNX_MODEL}"),
+    })?;
+    let mut encoder = settings.encoder.encoder(&assets, Precision::Fp32)?;
     let (x_train, y_train) = encode(&mut encoder, &train_c, labels)?;
     let (x_dev, y_dev) = encode(&mut encoder, &dev_c, labels)?;
     let candidates = default_candidates(settings.seed);
@@ -84,7 +132,7 @@ pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<TrainReport
         // Calibration then needs logits the head has not seen: article-grouped out-of-fold ones.
         let all: Vec<&Sample> = train_c.iter().chain(&dev_c).copied().collect();
         let x = ndarray::concatenate(ndarray::Axis(0), &[x_train.view(), x_dev.view()])
-            .map_err(|e| Error::Usage(format!("cannot stack features ({e})")))?;
+            .map_err(|e| Error::backend("stacking train and dev features", e))?;
         let y: Vec<usize> = y_train.iter().chain(&y_dev).copied().collect();
         let folds: Vec<usize> = all.iter().map(|s| fold_of(s, FOLDS)).collect();
         let oof = out_of_fold_logits(x.view(), &y, &folds, FOLDS, options);
@@ -108,10 +156,10 @@ pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<TrainReport
     let mut head = Head {
         format: FORMAT.into(),
         id: String::new(),
-        labels: labels.clone(),
+        labels: labels.to_vec(),
         encoder: EncoderId {
             name: "sentence-transformers/all-MiniLM-L6-v2".into(),
-            onnx_sha256: settings.onnx_sha256.clone(),
+            onnx_sha256: onnx_sha256.to_string(),
         },
         layers,
         temperature,
@@ -132,10 +180,11 @@ pub fn run(settings: &TrainSettings, mut encoder: Encoder) -> Result<TrainReport
         }),
         validation,
     };
-    let digest = crate::assets::sha256_bytes(serde_json::to_string(&head.layers).unwrap_or_default().as_bytes());
-    head.id = format!("head-{}", &digest[..12]);
+    let layers =
+        serde_json::to_string(&head.layers).map_err(|source| Error::Json { path: settings.out.clone(), source })?;
+    head.id = format!("head-{}", &crate::assets::sha256_bytes(layers.as_bytes())[..12]);
     head.save(&settings.out)?;
-    Ok(TrainReport { candidates: results, chosen, head })
+    Ok(TrainReport { candidates: results, chosen, head, path: settings.out.clone() })
 }
 
 /// Folds for cross-validation.

@@ -12,6 +12,7 @@
 //! gets the same vector whatever else is in its batch.
 
 mod onnx;
+mod pool;
 mod precision;
 mod safetensors;
 mod tokenize;
@@ -19,7 +20,8 @@ mod tokenize;
 mod torch;
 
 pub use onnx::{OnnxBackend, OnnxOptions};
-pub use precision::Precision;
+pub use precision::{BackendKind, Precision};
+pub use safetensors::WeightsError;
 pub use tokenize::{Windows, WordPieceTokenizer, WINDOW_CONTENT, WINDOW_STRIDE};
 #[cfg(feature = "rust-bert")]
 pub use torch::TorchBackend;

@@ -39,17 +39,22 @@ impl Default for OnnxOptions {
 }
 
 /// ONNX Runtime allows one environment per process; every session shares it.
-static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+static ENVIRONMENT: OnceLock<ort::environment::Environment> = OnceLock::new();
+/// Held while the environment is built, so two threads never build it at once.
+static BUILDING: Mutex<()> = Mutex::new(());
 
 fn environment(library: &Path) -> Result<&'static ort::environment::Environment> {
-    let env = ENVIRONMENT.get_or_init(|| {
-        let builder = ort::init_from(library).map_err(|e| e.to_string())?;
-        builder.with_name("stancemeter").build().map_err(|e| e.to_string())
-    });
-    env.as_ref().map_err(|message| Error::Model {
-        path: library.to_path_buf(),
-        problem: format!("cannot load ONNX Runtime ({message})"),
-    })
+    let _building = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let context = || format!("loading {}; run `bash models/fetch` to download and verify it", library.display());
+    let env = ort::init_from(library)
+        .map_err(|e| Error::backend(context(), e))?
+        .with_name("stancemeter")
+        .build()
+        .map_err(|e| Error::runtime(context(), e))?;
+    Ok(ENVIRONMENT.get_or_init(|| env))
 }
 
 /// ONNX Runtime sessions over the MiniLM graph (`input_ids`, `attention_mask` ->
@@ -148,8 +153,11 @@ fn word_table(weights: &Path) -> Result<std::sync::Arc<ort::value::DynValue>> {
     if let Some(words) = WORDS.get() {
         return Ok(std::sync::Arc::clone(words));
     }
-    let bad = |problem: String| Error::Model { path: weights.to_path_buf(), problem };
-    let (shape, data) = super::safetensors::read_f32(weights, WORD_TABLE).map_err(bad)?;
+    let (shape, data) = super::safetensors::read_f32(weights, WORD_TABLE).map_err(|source| Error::Weights {
+        path: weights.to_path_buf(),
+        context: format!("reading {WORD_TABLE}"),
+        source,
+    })?;
     let tensor = ort::value::Tensor::from_array((shape, data))
         .map_err(|e| Error::runtime(format!("loading {WORD_TABLE} from {}", weights.display()), e))?;
     Ok(std::sync::Arc::clone(WORDS.get_or_init(|| std::sync::Arc::new(tensor.into_dyn()))))
@@ -171,31 +179,10 @@ fn run(session: &mut Session, batch: &WindowBatch) -> Result<Vec<Vec<f32>>> {
         outputs["last_hidden_state"].try_extract_tensor::<f32>().map_err(|e| Error::runtime(context(), e))?;
     let expected = [batch.rows as i64, batch.len as i64, DIM as i64];
     if out_shape.as_ref() != expected {
-        return Err(Error::Tokenizer {
-            context: context(),
-            message: format!("model returned shape {out_shape:?}, expected {expected:?}"),
+        return Err(Error::Backend {
+            context: format!("{}: the model returned shape {out_shape:?}, expected {expected:?}", context()),
+            source: None,
         });
     }
-    Ok(pool(hidden, &batch.mask, batch.rows, batch.len))
-}
-
-/// Masked mean over tokens of `[rows, len, DIM]` hidden states.
-pub(crate) fn pool(hidden: &[f32], mask: &[i64], rows: usize, len: usize) -> Vec<Vec<f32>> {
-    (0..rows)
-        .map(|r| {
-            let mut sum = vec![0f32; DIM];
-            let mut count = 0f32;
-            for t in 0..len {
-                if mask[r * len + t] == 0 {
-                    continue;
-                }
-                count += 1.0;
-                let row = &hidden[(r * len + t) * DIM..(r * len + t + 1) * DIM];
-                sum.iter_mut().zip(row).for_each(|(s, h)| *s += h);
-            }
-            let count = count.max(1.0);
-            sum.iter_mut().for_each(|s| *s /= count);
-            sum
-        })
-        .collect()
+    Ok(super::pool::mean(hidden, &batch.mask, batch.rows, batch.len))
 }

@@ -42,16 +42,11 @@ impl WordPieceTokenizer {
 
     /// Tokenizes paragraphs (in parallel) and cuts each into windows.
     pub fn windows(&self, texts: &[&str]) -> Result<Vec<Windows>> {
-        let encodings = self.inner.encode_batch(texts.to_vec(), false).map_err(|e| Error::Tokenizer {
+        let encodings = self.inner.encode_batch(texts.to_vec(), false).map_err(|source| Error::Tokenizer {
             context: format!("encoding a batch of {} paragraphs", texts.len()),
-            message: e.to_string(),
+            source,
         })?;
         Ok(encodings.iter().map(|e| self.split(e.get_ids())).collect())
-    }
-
-    /// Content token count of one text, for word/token statistics.
-    pub fn count(&self, text: &str) -> Result<usize> {
-        Ok(self.windows(&[text])?.remove(0).content_tokens)
     }
 
     fn split(&self, ids: &[u32]) -> Windows {

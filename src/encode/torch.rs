@@ -89,7 +89,7 @@ impl Backend for TorchBackend {
             return Ok(Vec::new());
         }
         let hidden = self.hidden_states(batch)?;
-        Ok(super::onnx::pool(&hidden, &batch.mask, batch.rows, batch.len))
+        Ok(super::pool::mean(&hidden, &batch.mask, batch.rows, batch.len))
     }
 
     fn name(&self) -> &str {

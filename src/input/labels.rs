@@ -33,6 +33,23 @@ struct Record {
     label: Option<String>,
 }
 
+/// Reads samples from several files, checking every label is one of `known` (a head's labels).
+pub fn load_samples(paths: &[std::path::PathBuf], known: &[String]) -> Result<Vec<Sample>> {
+    let mut all = Vec::new();
+    for path in paths {
+        for sample in read_samples(path)? {
+            if !known.contains(&sample.label) {
+                return Err(Error::record(
+                    sample.at.clone(),
+                    format!("label {:?} is not one of {}", sample.label, known.join(", ")),
+                ));
+            }
+            all.push(sample);
+        }
+    }
+    Ok(all)
+}
+
 /// Reads labeled samples from a .jsonl or .csv file; any bad record is an error.
 pub fn read_samples(path: &Path) -> Result<Vec<Sample>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;

@@ -60,23 +60,26 @@ pub enum Format {
 impl Format {
     /// The format a file name implies, if any.
     pub fn from_path(path: &Path) -> Option<Format> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
+        Format::named(path.extension()?.to_str()?)
+    }
+
+    /// The format an extension or a `--format` value names, if any.
+    fn named(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
             "txt" | "text" => Some(Format::Text),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             "csv" => Some(Format::Csv),
             _ => None,
         }
     }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
 
     /// Parses a `--format` value.
-    pub fn parse(name: &str) -> Option<Format> {
-        match name {
-            "txt" | "text" => Some(Format::Text),
-            "jsonl" | "ndjson" => Some(Format::Jsonl),
-            "csv" => Some(Format::Csv),
-            _ => None,
-        }
+    fn from_str(name: &str) -> std::result::Result<Format, String> {
+        Format::named(name).ok_or_else(|| format!("unknown format {name:?}; use txt, jsonl or csv"))
     }
 }
 

@@ -32,7 +32,7 @@ pub fn discover(inputs: &[PathBuf], format: Option<Format>) -> Result<Vec<Source
         } else if input.is_dir() {
             walk(input, &mut sources)?;
         } else if input.is_file() {
-            let format = format.or_else(|| Format::from_path(input)).ok_or_else(|| {
+            let format = Format::from_path(input).or(format).ok_or_else(|| {
                 Error::Usage(format!(
                     "{}: unknown input format; use a .txt, .jsonl or .csv extension, or --format",
                     input.display()

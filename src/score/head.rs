@@ -1,12 +1,15 @@
-//! Stance heads: a small network over embeddings, saved as JSON with its provenance.
+//! Stage 5, score: stance heads, a small network over embeddings, saved as JSON with its
+//! provenance.
 //!
-//! Label names and their order come from the head file, never from code.
+//! Label names and their order come from the head file; the three a head must have come from
+//! [`super::stance::LABELS`].
 
 use std::path::Path;
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::stance::{StanceIndex, LABELS};
 use crate::error::{Error, Result};
 
 /// The head file format this build reads and writes.
@@ -22,15 +25,50 @@ pub enum Activation {
     Relu,
 }
 
-/// One dense layer: `y = act(x W^T + b)`.
+/// One dense layer: `y = act(x W^T + b)`. In the file, weights are a list of rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Layer {
-    /// `[out][in]` weights.
-    pub weights: Vec<Vec<f32>>,
+    /// `[out, in]` weights.
+    #[serde(with = "rows")]
+    pub weights: Array2<f32>,
     /// `[out]` biases.
-    pub bias: Vec<f32>,
+    #[serde(with = "vector")]
+    pub bias: Array1<f32>,
     /// Activation applied to the output.
     pub activation: Activation,
+}
+
+/// A vector as a JSON list.
+mod vector {
+    use ndarray::Array1;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Array1<f32>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Array1<f32>, D::Error> {
+        Vec::<f32>::deserialize(d).map(Array1::from)
+    }
+}
+
+/// A matrix as a JSON list of equal-length rows, the head file's layout.
+mod rows {
+    use ndarray::Array2;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &Array2<f32>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.rows().into_iter().map(|r| r.to_vec()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Array2<f32>, D::Error> {
+        let rows = Vec::<Vec<f32>>::deserialize(d)?;
+        let width = rows.first().map_or(0, Vec::len);
+        if rows.iter().any(|r| r.len() != width) {
+            return Err(D::Error::custom("weight rows have different lengths"));
+        }
+        Array2::from_shape_vec((rows.len(), width), rows.concat()).map_err(D::Error::custom)
+    }
 }
 
 /// Which encoder a head was trained on.
@@ -93,32 +131,33 @@ impl Head {
 
     /// Writes the head as pretty JSON, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(self).map_err(|e| Error::Usage(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(self).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
         crate::output::write_atomic(path, json.as_bytes())
     }
 
     fn check(&self) -> std::result::Result<(), String> {
         let mut width = None;
         for (i, layer) in self.layers.iter().enumerate() {
-            let inputs = layer.weights.first().map_or(0, Vec::len);
-            if layer.weights.len() != layer.bias.len() || layer.weights.iter().any(|r| r.len() != inputs) {
+            let (outputs, inputs) = layer.weights.dim();
+            if outputs != layer.bias.len() || inputs == 0 {
                 return Err(format!("layer {i} has inconsistent shapes"));
             }
             if width.is_some_and(|w| w != inputs) {
                 return Err(format!("layer {i} expects {inputs} inputs but the previous layer gives {width:?}"));
             }
-            width = Some(layer.weights.len());
+            if layer.weights.iter().chain(&layer.bias).any(|v| !v.is_finite()) {
+                return Err(format!("layer {i} holds a weight that is not a finite number"));
+            }
+            width = Some(outputs);
         }
         if width != Some(self.labels.len()) || self.labels.is_empty() {
             return Err(format!("last layer gives {width:?} outputs for {} labels", self.labels.len()));
         }
-        for needed in ["optimistic", "neutral", "skeptical"] {
-            if !self.labels.iter().any(|l| l == needed) {
-                return Err(format!("labels {:?} lack {needed:?}", self.labels));
-            }
-        }
-        if self.temperature.is_nan() || self.temperature <= 0.0 {
-            return Err("temperature must be positive".into());
+        StanceIndex::from_labels(&self.labels)
+            .map_err(|missing| format!("labels {:?} lack {missing:?} (a head needs {LABELS:?})", self.labels))?;
+        if !self.temperature.is_finite() || self.temperature <= 0.0 {
+            return Err("temperature must be a positive number".into());
         }
         Ok(())
     }
@@ -139,18 +178,12 @@ impl Head {
 
     /// Width of the input features.
     pub fn input_width(&self) -> usize {
-        self.layers.first().and_then(|l| l.weights.first()).map_or(0, Vec::len)
+        self.layers.first().map_or(0, |l| l.weights.ncols())
     }
 
-    /// Index of a label.
-    pub fn label_index(&self, name: &str) -> Option<usize> {
-        self.labels.iter().position(|l| l == name)
-    }
-
-    /// Where the three stances sit in this head's output (checked present on load).
-    pub fn stance_index(&self) -> StanceIndex {
-        let at = |name: &str| self.label_index(name).unwrap_or(0);
-        StanceIndex { optimistic: at("optimistic"), neutral: at("neutral"), skeptical: at("skeptical") }
+    /// Where the three stances sit in this head's output.
+    pub fn stance_index(&self) -> std::result::Result<StanceIndex, &'static str> {
+        StanceIndex::from_labels(&self.labels)
     }
 
     /// Calibrated probabilities for rows of features, `[n, labels]`.
@@ -171,51 +204,12 @@ impl Head {
 pub fn forward(layers: &[Layer], features: ArrayView2<f32>) -> Array2<f32> {
     let mut x = features.to_owned();
     for layer in layers {
-        let w = Array2::from_shape_fn((layer.weights.len(), layer.weights[0].len()), |(o, i)| layer.weights[o][i]);
-        let b = Array1::from(layer.bias.clone());
-        x = x.dot(&w.t()) + &b;
+        x = x.dot(&layer.weights.t()) + &layer.bias;
         if layer.activation == Activation::Relu {
             x.mapv_inplace(|v| v.max(0.0));
         }
     }
     x
-}
-
-/// Positions of the three stances in a head's label order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StanceIndex {
-    /// Index of "optimistic".
-    pub optimistic: usize,
-    /// Index of "neutral".
-    pub neutral: usize,
-    /// Index of "skeptical".
-    pub skeptical: usize,
-}
-
-impl StanceIndex {
-    /// (p_optimistic, p_neutral, p_skeptical) from probabilities in head order.
-    pub fn split(&self, probs: &[f32]) -> (f64, f64, f64) {
-        let p = |i: usize| f64::from(probs[i]);
-        (p(self.optimistic), p(self.neutral), p(self.skeptical))
-    }
-
-    /// p_optimistic - p_skeptical.
-    pub fn stance(&self, probs: &[f32]) -> f64 {
-        let (o, _, s) = self.split(probs);
-        o - s
-    }
-
-    /// The stance a label index stands for.
-    pub fn of(&self, label: usize) -> crate::aggregate::Stance {
-        use crate::aggregate::Stance;
-        if label == self.optimistic {
-            Stance::Optimistic
-        } else if label == self.skeptical {
-            Stance::Skeptical
-        } else {
-            Stance::Neutral
-        }
-    }
 }
 
 /// In-place row-wise softmax, stable for large logits.
@@ -237,11 +231,11 @@ mod tests {
         Head {
             format: FORMAT.into(),
             id: "t".into(),
-            labels: vec!["optimistic".into(), "neutral".into(), "skeptical".into()],
+            labels: LABELS.map(String::from).to_vec(),
             encoder: EncoderId { name: "x".into(), onnx_sha256: "y".into() },
             layers: vec![Layer {
-                weights: vec![vec![1.0, 0.0], vec![0.0, 0.0], vec![0.0, 1.0]],
-                bias: vec![0.0, 0.5, 0.0],
+                weights: array![[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]],
+                bias: array![0.0, 0.5, 0.0],
                 activation: Activation::None,
             }],
             temperature,
@@ -269,7 +263,7 @@ mod tests {
         h.labels[0] = "positive".into();
         assert!(h.check().unwrap_err().contains("optimistic"));
         let mut h = head(1.0);
-        h.layers[0].bias.pop();
+        h.layers[0].bias = array![0.0, 0.5];
         assert!(h.check().unwrap_err().contains("inconsistent"));
     }
 }

@@ -3,9 +3,13 @@
 
 pub mod head;
 pub mod metrics;
+mod stance;
 pub mod train;
 
 pub use head::Head;
+pub use stance::{Stance, StanceIndex, LABELS};
+
+use std::path::Path;
 
 use ndarray::Array2;
 
@@ -16,6 +20,8 @@ use crate::segment::Kind;
 /// One paragraph's stance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
+    /// Position of the paragraph in the input given to [`Scorer::score`].
+    pub index: usize,
     /// Probabilities in the head's label order.
     pub probs: Vec<f32>,
     /// Index of the most probable label.
@@ -40,14 +46,16 @@ pub fn features(embeddings: &[Embedding]) -> Array2<f32> {
 pub struct Scorer {
     encoder: Encoder,
     head: Head,
-    neutral: usize,
+    head_path: std::path::PathBuf,
+    stances: StanceIndex,
     refiner: Option<(Encoder, f32)>,
 }
 
 impl Scorer {
-    /// Pairs an encoder with a head, checking the head fits the encoder's output.
-    pub fn try_new(encoder: Encoder, head: Head, onnx_sha256: Option<&str>) -> Result<Scorer> {
-        let bad = |message: String| Error::Head { path: "head".into(), message };
+    /// Pairs an encoder with the head read from `head_path`, checking the head fits the
+    /// encoder's output and was trained on the graph whose sha256 is `onnx_sha256`.
+    pub fn try_new(encoder: Encoder, head: Head, head_path: &Path, onnx_sha256: Option<&str>) -> Result<Scorer> {
+        let bad = |message: String| Error::Head { path: head_path.to_path_buf(), message };
         if head.input_width() != crate::encode::DIM {
             return Err(bad(format!(
                 "expects {} inputs, the encoder gives {}",
@@ -61,13 +69,18 @@ impl Scorer {
                 head.encoder.onnx_sha256
             )));
         }
-        let neutral = head.label_index("neutral").ok_or_else(|| bad("has no \"neutral\" label".into()))?;
-        Ok(Scorer { encoder, head, neutral, refiner: None })
+        let stances = head.stance_index().map_err(|missing| bad(format!("has no {missing:?} label")))?;
+        Ok(Scorer { encoder, head, head_path: head_path.to_path_buf(), stances, refiner: None })
     }
 
     /// The head.
     pub fn head(&self) -> &Head {
         &self.head
+    }
+
+    /// Where the three stances sit in the head's output.
+    pub fn stances(&self) -> StanceIndex {
+        self.stances
     }
 
     /// Re-encodes near-ties (top two probabilities within `margin`) with `refiner`.
@@ -102,20 +115,30 @@ impl Scorer {
                 }
             }
         }
+        if probs.iter().any(|p| !p.is_finite()) {
+            return Err(Error::Head {
+                path: self.head_path.clone(),
+                message: "gave a probability that is not a number; check the head file's weights".into(),
+            });
+        }
         let mut scored_content = probs.rows().into_iter().zip(&embeddings).map(|(row, e)| {
             let probs = row.to_vec();
-            Scored { label: metrics::argmax(&probs), probs, windows: e.windows }
+            (metrics::argmax(&probs), probs, e.windows)
         });
-        let k = self.head.labels.len();
+        let neutral = self.stances.neutral();
         let mut out = Vec::with_capacity(paragraphs.len());
-        for (_, kind) in paragraphs {
-            if *kind == Kind::Content {
-                out.extend(scored_content.next());
+        for (index, (_, kind)) in paragraphs.iter().enumerate() {
+            let (label, probs, windows) = if *kind == Kind::Content {
+                scored_content.next().ok_or_else(|| Error::Backend {
+                    context: "the encoder returned fewer embeddings than paragraphs".into(),
+                    source: None,
+                })?
             } else {
-                let mut probs = vec![0.0; k];
-                probs[self.neutral] = 1.0;
-                out.push(Scored { probs, label: self.neutral, windows: 0 });
-            }
+                let mut probs = vec![0.0; self.head.labels.len()];
+                probs[neutral] = 1.0;
+                (neutral, probs, 0)
+            };
+            out.push(Scored { index, probs, label, windows });
         }
         Ok(out)
     }

@@ -134,14 +134,7 @@ pub fn fit(x: ArrayView2<f32>, y: &[usize], k: usize, options: &TrainOptions) ->
             p.adam(&gw, &gb, options.learning_rate, step as i32);
         }
     }
-    params
-        .into_iter()
-        .map(|p| Layer {
-            weights: p.w.rows().into_iter().map(|r| r.to_vec()).collect(),
-            bias: p.b.to_vec(),
-            activation: p.activation,
-        })
-        .collect()
+    params.into_iter().map(|p| Layer { weights: p.w, bias: p.b, activation: p.activation }).collect()
 }
 
 /// The softmax temperature that minimises negative log-likelihood of `y` under `logits`.
@@ -249,7 +242,7 @@ mod tests {
         let y = [0, 0, 2, 2, 1, 1];
         for hidden in [None, Some(8)] {
             let opts = TrainOptions { hidden, l2: 1e-4, epochs: 800, learning_rate: 0.05, seed: 1 };
-            let labels: Vec<String> = ["optimistic", "neutral", "skeptical"].iter().map(|s| s.to_string()).collect();
+            let labels: Vec<String> = super::super::stance::LABELS.map(String::from).to_vec();
             let head = super::super::head::Head::probe(&labels, fit(x.view(), &y, 3, &opts));
             let p = head.probabilities(x.view());
             let predicted: Vec<usize> =

@@ -1,0 +1,53 @@
+//! The binary's side of progress: an indicatif bar on a terminal (hidden with --quiet or when
+//! stderr is not a terminal), notes printed above it, and control characters from input made
+//! visible before they reach the terminal.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A progress bar for `score`.
+pub struct Bar(ProgressBar);
+
+impl Bar {
+    /// A bar on stderr, or a hidden one when `quiet` or stderr is not a terminal.
+    pub fn new(quiet: bool) -> Bar {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Bar(ProgressBar::hidden());
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let style =
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta} | {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Bar(bar)
+    }
+}
+
+impl stancemeter::progress::Progress for Bar {
+    fn start(&self, bytes: u64) {
+        self.0.set_length(bytes);
+    }
+
+    fn advance(&self, bytes: u64, status: &str) {
+        self.0.set_position(bytes);
+        self.0.set_message(status.to_string());
+    }
+
+    fn note(&self, message: &str) {
+        self.0.suspend(|| eprintln!("{}", printable(message)));
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// `text` with control characters (terminal escape sequences from input among them) shown as
+/// escapes, so input can never drive the user's terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}

@@ -1,0 +1,95 @@
+//! Between the command line and the stages: validated settings that find the model files and
+//! build the encoder and the scorer. The binary fills these from its flags; a library user (or
+//! the Python package) fills them directly. Defaults live here and in the stages, once.
+
+use std::path::PathBuf;
+
+use crate::assets::{Assets, DEFAULT_HEAD, ONNX_MODEL};
+use crate::encode::{BackendKind, Encoder, EncoderOptions, OnnxOptions, Precision};
+use crate::error::{Error, Result};
+use crate::score::{Head, Scorer};
+
+/// How to build an encoder.
+#[derive(Debug, Clone, Default)]
+pub struct EncoderSettings {
+    /// The models folder; `None` searches as [`Assets::locate`] does.
+    pub models: Option<PathBuf>,
+    /// Which runtime runs the transformer.
+    pub backend: BackendKind,
+    /// Which graph; `None` takes the command's default.
+    pub precision: Option<Precision>,
+    /// Encoder worker threads; `None` is every core.
+    pub threads: Option<usize>,
+    /// Batch shape (never changes a result).
+    pub batches: EncoderOptions,
+}
+
+impl EncoderSettings {
+    /// Finds the models folder and reads its manifest.
+    pub fn assets(&self) -> Result<Assets> {
+        Assets::locate(self.models.as_deref())
+    }
+
+    /// The ONNX Runtime options these settings give, `default` precision when none was set.
+    fn onnx(&self, default: Precision) -> OnnxOptions {
+        let mut onnx = OnnxOptions { precision: self.precision.unwrap_or(default), ..OnnxOptions::default() };
+        if let Some(threads) = self.threads {
+            onnx.workers = threads;
+        }
+        onnx
+    }
+
+    /// Loads the encoder, in `default` precision unless the settings name one.
+    pub fn encoder(&self, assets: &Assets, default: Precision) -> Result<Encoder> {
+        let onnx = self.onnx(default);
+        match self.backend {
+            BackendKind::Onnx => Encoder::load(assets, &onnx, self.batches.clone()),
+            // rust-bert runs fp32 only; a command's int8 default applies to the onnx backend.
+            BackendKind::RustBert if self.precision == Some(Precision::Int8) => {
+                Err(Error::Usage("--precision int8 needs the onnx backend; rust-bert runs fp32".into()))
+            }
+            BackendKind::RustBert => Encoder::load_rust_bert(assets, onnx.workers, self.batches.clone()),
+        }
+    }
+}
+
+/// How to build a scorer: an encoder, a head, and the fp32 refinement of near-ties.
+#[derive(Debug, Clone)]
+pub struct ScorerSettings {
+    /// The encoder (int8 unless it names a precision).
+    pub encoder: EncoderSettings,
+    /// The head file; `None` is the models folder's default head.
+    pub head: Option<PathBuf>,
+    /// With int8 on ONNX: paragraphs whose two most probable labels are closer than this are
+    /// encoded again in fp32 (0 turns it off).
+    pub refine_margin: f32,
+}
+
+impl Default for ScorerSettings {
+    fn default() -> Self {
+        ScorerSettings { encoder: EncoderSettings::default(), head: None, refine_margin: 0.05 }
+    }
+}
+
+impl ScorerSettings {
+    /// The precision `score` and `eval` run in unless told otherwise.
+    pub const DEFAULT_PRECISION: Precision = Precision::Int8;
+
+    /// Loads the head, the encoder and (for int8) the fp32 refiner.
+    pub fn build(&self) -> Result<(Assets, Scorer)> {
+        let assets = self.encoder.assets()?;
+        let head_path = self.head.clone().unwrap_or_else(|| assets.path(DEFAULT_HEAD));
+        let head = Head::load(&head_path)?;
+        let encoder = self.encoder.encoder(&assets, Self::DEFAULT_PRECISION)?;
+        let scorer = Scorer::try_new(encoder, head, &head_path, assets.sha256_of(ONNX_MODEL))?;
+        let onnx = self.encoder.onnx(Self::DEFAULT_PRECISION);
+        let refine = self.encoder.backend == BackendKind::Onnx && onnx.precision == Precision::Int8;
+        if !refine || self.refine_margin <= 0.0 {
+            return Ok((assets, scorer));
+        }
+        // Near-ties are few: one fp32 session using every core, not one per worker.
+        let exact = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: onnx.workers };
+        let refiner = Encoder::load(&assets, &exact, self.encoder.batches.clone())?;
+        Ok((assets, scorer.with_refiner(refiner, self.refine_margin)))
+    }
+}
