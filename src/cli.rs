@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use stancemeter::commands::{embed, eval, score, train};
+use stancemeter::commands::{behaviour, embed, eval, score, train};
 use stancemeter::compare::CompareSettings;
 use stancemeter::encode::{BackendKind, EncoderOptions, Precision};
 use stancemeter::input::Format;
@@ -108,8 +108,12 @@ pub struct ScoreArgs {
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Labeled paragraphs (.jsonl with text,label or .csv with text,label columns).
-    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    #[arg(long, required_unless_present = "behaviour", num_args = 1.., value_name = "FILE")]
     pub labels: Vec<PathBuf>,
+    /// Run the behaviour suite in DIR (*.jsonl cases: mft, inv, dir; see tests/behaviour/README.md)
+    /// instead of labeled paragraphs: prints the failure rate per capability and test type.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["labels", "min_macro_f1"])]
+    pub behaviour: Option<PathBuf>,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -250,6 +254,18 @@ impl EvalArgs {
             predictions: self.predictions.clone(),
             scorer: self.scorer.settings(),
         }
+    }
+}
+
+impl EvalArgs {
+    /// The behaviour suite's settings, when --behaviour was given.
+    pub fn behaviour_settings(&self) -> Option<behaviour::BehaviourSettings> {
+        let dir = self.behaviour.clone()?;
+        Some(behaviour::BehaviourSettings {
+            dir,
+            predictions: self.predictions.clone(),
+            scorer: self.scorer.settings(),
+        })
     }
 }
 

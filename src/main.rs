@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use stancemeter::commands::{embed, eval, score, train};
+use stancemeter::commands::{behaviour, embed, eval, score, train};
 use stancemeter::{compare, Error, Result};
 
 fn main() -> ExitCode {
@@ -50,14 +50,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::from(3))
         }
         Command::Eval(args) => {
-            let evaluation = eval::run(&args.settings())?;
-            if args.json {
-                let json =
-                    serde_json::to_string(&evaluation).map_err(|source| Error::Json { path: "-".into(), source })?;
-                println!("{json}");
-            } else {
-                print!("{}", evaluation.render());
+            if let Some(settings) = args.behaviour_settings() {
+                let report = behaviour::run(&settings)?;
+                print_report(args.json, &report, report.render())?;
+                return Ok(ExitCode::SUCCESS);
             }
+            let evaluation = eval::run(&args.settings())?;
+            print_report(args.json, &evaluation, evaluation.render())?;
             match args.min_macro_f1 {
                 Some(floor) if evaluation.macro_f1 < floor => {
                     eprintln!("stancemeter: macro-F1 {:.4} is below the floor {floor}", evaluation.macro_f1);
@@ -87,4 +86,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Prints a report as one JSON object or as its rendered text.
+fn print_report(json: bool, report: &impl serde::Serialize, rendered: String) -> Result<()> {
+    if json {
+        let line = serde_json::to_string(report).map_err(|source| Error::Json { path: "-".into(), source })?;
+        println!("{line}");
+    } else {
+        print!("{rendered}");
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! Every reader takes any `Read`, so it tests on byte slices, and reports bad records as
 //! [`Error::Record`] with the file and line, so a lenient run can skip them and go on.
 
+pub mod cases;
 mod csv_articles;
 mod jsonl;
 pub mod labels;
