@@ -2,8 +2,10 @@
 //! the fetched model. Run `bash models/fetch` first; `bash tests/run` does.
 
 mod backends;
+mod behaviour;
 mod common;
 mod compare;
+mod data;
 mod embed;
 mod encoder;
 mod eval;
