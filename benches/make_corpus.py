@@ -10,6 +10,10 @@ vocabulary look like real coverage. The same N and seed give the same bytes on e
 sentences are read in a fixed order, drawn with Python's seeded `random.Random`, and the JSON
 is written with fixed separators. Needs only the Python standard library.
 
+With --syndicated F, a share F of the articles (drawn with the same seed) republish an earlier
+article's paragraphs under another outlet, as syndicated wire copy does, half of them with one
+paragraph swapped for a local one. F = 0 (the default) writes the same bytes as before.
+
 Output lines: {"id": "bench-000001", "outlet": "...", "paragraphs": ["...", ...]}.
 """
 
@@ -117,7 +121,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=20251128, help="random seed (default 20251128)")
     ap.add_argument("--words", default=f"{MIN_WORDS}-{MAX_WORDS}", metavar="MIN-MAX",
                     help=f"words per paragraph (default {MIN_WORDS}-{MAX_WORDS}; 300-600 gives 3-6 encoder windows each)")
+    ap.add_argument("--syndicated", type=float, default=0.0, metavar="F",
+                    help="share of articles that republish an earlier article (default 0)")
     args = ap.parse_args(argv)
+    if not 0.0 <= args.syndicated < 1.0:
+        ap.error("--syndicated must be in [0, 1)")
     if args.paragraphs < 1:
         ap.error("--paragraphs must be at least 1")
     try:
@@ -137,10 +145,17 @@ def main(argv=None):
     tmp = args.out.with_name(args.out.name + ".part")
     left = args.paragraphs
     words = 0
+    written = []
     with tmp.open("w", encoding="utf-8", newline="\n") as f:
         for i in range(articles):
             n = min(PARAGRAPHS_PER_ARTICLE, left)
-            paras = [paragraph(rng, pool, min_words, max_words) for _ in range(n)]
+            if args.syndicated and written and rng.random() < args.syndicated:
+                paras = list(rng.choice(written)[:n])
+                if rng.random() < 0.5:
+                    paras[rng.randrange(len(paras))] = paragraph(rng, pool, min_words, max_words)
+            else:
+                paras = [paragraph(rng, pool, min_words, max_words) for _ in range(n)]
+            written.append(paras)
             words += sum(len(p.split()) for p in paras)
             left -= n
             record = {"id": f"bench-{i + 1:06d}", "outlet": names[i % len(names)], "paragraphs": paras}

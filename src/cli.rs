@@ -80,6 +80,10 @@ pub struct ScorerArgs {
     /// in fp32 and scored from that (0 = never)
     #[arg(long, default_value_t = 0.05, value_name = "M", value_parser = unit_interval)]
     pub refine_margin: f32,
+    /// Distinct paragraphs whose scores are kept, so repeats (syndicated wire copy) are encoded
+    /// once; about 100 bytes each; results are identical with any value (0 = off) [default: 65536]
+    #[arg(long, value_name = "N")]
+    pub cache: Option<usize>,
     #[command(flatten)]
     pub encoder: EncoderArgs,
 }
@@ -229,6 +233,7 @@ impl ScorerArgs {
             encoder: self.encoder.settings(self.precision),
             head: self.head.clone(),
             refine_margin: self.refine_margin,
+            cache: self.cache.unwrap_or(ScorerSettings::default().cache),
         }
     }
 }

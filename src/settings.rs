@@ -63,11 +63,13 @@ pub struct ScorerSettings {
     /// With int8 on ONNX: paragraphs whose two most probable labels are closer than this are
     /// encoded again in fp32 (0 turns it off).
     pub refine_margin: f32,
+    /// Distinct paragraphs whose scores are kept for repeats within a run (0 turns it off).
+    pub cache: usize,
 }
 
 impl Default for ScorerSettings {
     fn default() -> Self {
-        ScorerSettings { encoder: EncoderSettings::default(), head: None, refine_margin: 0.05 }
+        ScorerSettings { encoder: EncoderSettings::default(), head: None, refine_margin: 0.05, cache: 65_536 }
     }
 }
 
@@ -81,7 +83,7 @@ impl ScorerSettings {
         let head_path = self.head.clone().unwrap_or_else(|| assets.path(DEFAULT_HEAD));
         let head = Head::load(&head_path)?;
         let encoder = self.encoder.encoder(&assets, Self::DEFAULT_PRECISION)?;
-        let scorer = Scorer::try_new(encoder, head, &head_path, assets.sha256_of(ONNX_MODEL))?;
+        let scorer = Scorer::try_new(encoder, head, &head_path, assets.sha256_of(ONNX_MODEL))?.with_cache(self.cache);
         let onnx = self.encoder.onnx(Self::DEFAULT_PRECISION);
         let refine = self.encoder.backend == BackendKind::Onnx && onnx.precision == Precision::Int8;
         if !refine || self.refine_margin <= 0.0 {

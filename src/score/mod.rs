@@ -1,6 +1,7 @@
 //! Stage 5, score: embeddings -> stance probabilities through a trained head; page furniture
 //! is neutral by rule. Training and evaluation of heads live here too.
 
+mod cache;
 pub mod head;
 pub mod metrics;
 mod stance;
@@ -9,9 +10,12 @@ pub mod train;
 pub use head::Head;
 pub use stance::{Stance, StanceIndex, LABELS};
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::Array2;
+
+use cache::{Entry, ScoreCache};
 
 use crate::encode::{Embedding, Encoder};
 use crate::error::{Error, Result};
@@ -49,6 +53,7 @@ pub struct Scorer {
     head_path: std::path::PathBuf,
     stances: StanceIndex,
     refiner: Option<(Encoder, f32)>,
+    cache: ScoreCache,
 }
 
 impl Scorer {
@@ -70,7 +75,14 @@ impl Scorer {
             )));
         }
         let stances = head.stance_index().map_err(|missing| bad(format!("has no {missing:?} label")))?;
-        Ok(Scorer { encoder, head, head_path: head_path.to_path_buf(), stances, refiner: None })
+        Ok(Scorer {
+            encoder,
+            head,
+            head_path: head_path.to_path_buf(),
+            stances,
+            refiner: None,
+            cache: ScoreCache::new(0),
+        })
     }
 
     /// The head.
@@ -81,6 +93,13 @@ impl Scorer {
     /// Where the three stances sit in the head's output.
     pub fn stances(&self) -> StanceIndex {
         self.stances
+    }
+
+    /// Keeps the scores of up to `capacity` distinct paragraphs for the rest of the run, so
+    /// repeated paragraphs (syndicated copy) are encoded once. Results are identical either way.
+    pub fn with_cache(mut self, capacity: usize) -> Scorer {
+        self.cache = ScoreCache::new(capacity);
+        self
     }
 
     /// Re-encodes near-ties (top two probabilities within `margin`) with `refiner`.
@@ -102,29 +121,32 @@ impl Scorer {
     /// Scores paragraphs given as (text, kind); furniture is neutral without encoding.
     pub fn score(&mut self, paragraphs: &[(&str, Kind)]) -> Result<Vec<Scored>> {
         let content: Vec<&str> = paragraphs.iter().filter(|(_, k)| *k == Kind::Content).map(|(t, _)| *t).collect();
-        let embeddings = self.encoder.embed(&content)?;
-        let mut probs = self.head.probabilities(features(&embeddings).view());
-        if let Some((refiner, margin)) = &mut self.refiner {
-            // The refiner tokenizes the same way, so a paragraph's window count stays as it was.
-            let close: Vec<usize> = (0..content.len()).filter(|&i| top_two_gap(probs.row(i)) < *margin).collect();
-            if !close.is_empty() {
-                let again = refiner.embed(&close.iter().map(|&i| content[i]).collect::<Vec<_>>())?;
-                let again_probs = self.head.probabilities(features(&again).view());
-                for (row, &i) in close.iter().enumerate() {
-                    probs.row_mut(i).assign(&again_probs.row(row));
-                }
+        let keys: Vec<cache::Key> = content.iter().map(|t| cache::key(t)).collect();
+        // Each distinct text not already cached is computed once, however often it repeats.
+        let mut fresh_at: HashMap<cache::Key, usize> = HashMap::new();
+        let mut todo: Vec<&str> = Vec::new();
+        for (text, key) in content.iter().zip(&keys) {
+            if self.cache.get(key).is_none() && !fresh_at.contains_key(key) {
+                fresh_at.insert(*key, todo.len());
+                todo.push(text);
             }
         }
-        if probs.iter().any(|p| !p.is_finite()) {
-            return Err(Error::Head {
-                path: self.head_path.clone(),
-                message: "gave a probability that is not a number; check the head file's weights".into(),
-            });
+        let fresh = self.compute(&todo)?;
+        let mut scored_content = Vec::with_capacity(content.len());
+        for key in &keys {
+            let (probs, windows) = match fresh_at.get(key) {
+                Some(&i) => fresh[i].clone(),
+                None => self.cache.get(key).cloned().ok_or_else(|| Error::Backend {
+                    context: "a cached paragraph score went missing".into(),
+                    source: None,
+                })?,
+            };
+            scored_content.push((metrics::argmax(&probs), probs, windows));
         }
-        let mut scored_content = probs.rows().into_iter().zip(&embeddings).map(|(row, e)| {
-            let probs = row.to_vec();
-            (metrics::argmax(&probs), probs, e.windows)
-        });
+        for (key, &i) in &fresh_at {
+            self.cache.insert(*key, fresh[i].clone());
+        }
+        let mut scored_content = scored_content.into_iter();
         let neutral = self.stances.neutral();
         let mut out = Vec::with_capacity(paragraphs.len());
         for (index, (_, kind)) in paragraphs.iter().enumerate() {
@@ -141,6 +163,30 @@ impl Scorer {
             out.push(Scored { index, probs, label, windows });
         }
         Ok(out)
+    }
+
+    /// Encodes texts, runs the head and refines near-ties: one (probabilities, windows) per text.
+    fn compute(&mut self, texts: &[&str]) -> Result<Vec<Entry>> {
+        let embeddings = self.encoder.embed(texts)?;
+        let mut probs = self.head.probabilities(features(&embeddings).view());
+        if let Some((refiner, margin)) = &mut self.refiner {
+            // The refiner tokenizes the same way, so a paragraph's window count stays as it was.
+            let close: Vec<usize> = (0..texts.len()).filter(|&i| top_two_gap(probs.row(i)) < *margin).collect();
+            if !close.is_empty() {
+                let again = refiner.embed(&close.iter().map(|&i| texts[i]).collect::<Vec<_>>())?;
+                let again_probs = self.head.probabilities(features(&again).view());
+                for (row, &i) in close.iter().enumerate() {
+                    probs.row_mut(i).assign(&again_probs.row(row));
+                }
+            }
+        }
+        if probs.iter().any(|p| !p.is_finite()) {
+            return Err(Error::Head {
+                path: self.head_path.clone(),
+                message: "gave a probability that is not a number; check the head file's weights".into(),
+            });
+        }
+        Ok(probs.rows().into_iter().zip(&embeddings).map(|(row, e)| (row.to_vec(), e.windows)).collect())
     }
 }
 

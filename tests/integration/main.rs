@@ -3,6 +3,7 @@
 
 mod backends;
 mod behaviour;
+mod cache;
 mod common;
 mod compare;
 mod data;
