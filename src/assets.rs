@@ -1,8 +1,13 @@
 //! Model assets: where the fetched files live and whether they match models/manifest.json.
 //!
-//! The binary finds the models folder without environment variables: an explicit
-//! `--models DIR`, else `STANCEMETER_MODELS`, else `./models` when it holds a manifest,
-//! else the folder of the checkout the binary was built from.
+//! The binary finds the models folder: an explicit `--models DIR`, else `STANCEMETER_MODELS`,
+//! else `./models` when it holds a manifest, else the folder of the checkout the binary was
+//! built from.
+//!
+//! Hashing the 90 MB weights and the graphs took most of a run's start-up, so a file whose
+//! sha256 matched is remembered in `models/.verified.json` by its size and modification time,
+//! and hashed again only when either changes (or with [`Assets::reverify`]). Sizes are always
+//! checked. Where the folder is read-only the stamp is not written and every run hashes.
 
 use std::fs::File;
 use std::io::Read;
@@ -48,6 +53,23 @@ pub struct Assets {
     /// Files whose sha256 already matched in this process (score loads two encoders that
     /// share the tokenizer and the safetensors file; each is hashed once).
     hashed: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Ignore the stamps of earlier runs and hash every file again.
+    reverify: bool,
+}
+
+/// The name of the stamp file in the models folder.
+const STAMPS: &str = ".verified.json";
+
+/// What a file looked like when its sha256 last matched.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Stamp {
+    size: u64,
+    modified_ns: u128,
+    sha256: String,
+}
+
+fn modified_ns(meta: &std::fs::Metadata) -> Option<u128> {
+    meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_nanos())
 }
 
 impl Assets {
@@ -68,7 +90,27 @@ impl Assets {
             .map_err(|e| Error::Model { path: manifest.clone(), problem: format!("not valid JSON ({e})") })?;
         let mut entries = Vec::new();
         collect_entries(&value, &mut entries);
-        Ok(Assets { root: root.to_path_buf(), entries, hashed: Default::default() })
+        Ok(Assets { root: root.to_path_buf(), entries, hashed: Default::default(), reverify: false })
+    }
+
+    /// Hashes every file again, whatever earlier runs recorded.
+    pub fn reverify(mut self, yes: bool) -> Assets {
+        self.reverify = yes;
+        self
+    }
+
+    fn stamps(&self) -> std::collections::HashMap<String, Stamp> {
+        let text = std::fs::read_to_string(self.root.join(STAMPS)).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
+    /// Records that `relative` matched the manifest; a failure to write only costs a re-hash.
+    fn remember(&self, relative: &str, stamp: Stamp) {
+        let mut stamps = self.stamps();
+        stamps.insert(relative.to_string(), stamp);
+        if let Ok(json) = serde_json::to_vec_pretty(&stamps) {
+            let _ = crate::output::write_atomic(&self.root.join(STAMPS), &json);
+        }
     }
 
     /// The models folder.
@@ -98,7 +140,13 @@ impl Assets {
             });
         }
         let mut hashed = self.hashed.lock().unwrap_or_else(|e| e.into_inner());
-        if hash && !hashed.contains(relative) {
+        if !hash || hashed.contains(relative) {
+            return Ok(path);
+        }
+        let stamp =
+            modified_ns(&meta).map(|modified_ns| Stamp { size: meta.len(), modified_ns, sha256: entry.sha256.clone() });
+        let unchanged = stamp.as_ref().is_some_and(|s| !self.reverify && self.stamps().get(relative) == Some(s));
+        if !unchanged {
             let actual = sha256_file(&path)?;
             if actual != entry.sha256 {
                 return Err(Error::Model {
@@ -106,8 +154,11 @@ impl Assets {
                     problem: format!("sha256 {actual} differs from the manifest's {}", entry.sha256),
                 });
             }
-            hashed.insert(relative.to_string());
+            if let Some(stamp) = stamp {
+                self.remember(relative, stamp);
+            }
         }
+        hashed.insert(relative.to_string());
         Ok(path)
     }
 

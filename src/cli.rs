@@ -61,6 +61,10 @@ pub struct EncoderArgs {
     /// README) [default: onnx]
     #[arg(long, value_name = "NAME", default_value = "onnx")]
     pub backend: BackendKind,
+    /// Hash every model file again (normally a file whose sha256 matched is re-hashed only
+    /// when its size or modification time changes; models/.verified.json remembers them).
+    #[arg(long)]
+    pub verify_models: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -223,6 +227,7 @@ impl EncoderArgs {
             precision,
             threads: self.threads,
             batches,
+            reverify: self.verify_models,
         }
     }
 }

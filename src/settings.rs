@@ -22,12 +22,14 @@ pub struct EncoderSettings {
     pub threads: Option<usize>,
     /// Batch shape (never changes a result).
     pub batches: EncoderOptions,
+    /// Hash every model file again instead of trusting the stamps of earlier checks.
+    pub reverify: bool,
 }
 
 impl EncoderSettings {
     /// Finds the models folder and reads its manifest.
     pub fn assets(&self) -> Result<Assets> {
-        Assets::locate(self.models.as_deref())
+        Ok(Assets::locate(self.models.as_deref())?.reverify(self.reverify))
     }
 
     /// The ONNX Runtime options these settings give, `default` precision when none was set.
@@ -91,7 +93,11 @@ impl ScorerSettings {
         }
         // Near-ties are few: one fp32 session using every core, not one per worker.
         let exact = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: onnx.workers };
-        let refiner = Encoder::load(&assets, &exact, self.encoder.batches.clone())?;
-        Ok((assets, scorer.with_refiner(refiner, self.refine_margin)))
+        // Checked now, so a missing or damaged fp32 graph is reported before any work is done;
+        // the session itself is made when the first near-tie needs it.
+        assets.verified(Precision::Fp32.graph(), true)?;
+        let (lazy_assets, batches) = (assets.clone(), self.encoder.batches.clone());
+        let load = Box::new(move || Encoder::load(&lazy_assets, &exact, batches.clone()));
+        Ok((assets, scorer.with_refiner("onnxruntime", load, self.refine_margin)))
     }
 }

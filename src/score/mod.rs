@@ -52,8 +52,31 @@ pub struct Scorer {
     head: Head,
     head_path: std::path::PathBuf,
     stances: StanceIndex,
-    refiner: Option<(Encoder, f32)>,
+    refiner: Option<Refiner>,
     cache: ScoreCache,
+}
+
+/// Loads the refining encoder when a near-tie first needs it.
+type LoadEncoder = Box<dyn FnMut() -> Result<Encoder> + Send>;
+
+/// The exact encoder for near-ties, loaded on first use: most small runs never need it, and
+/// loading its graph was a large part of start-up.
+struct Refiner {
+    load: LoadEncoder,
+    encoder: Option<Encoder>,
+    margin: f32,
+    name: String,
+}
+
+impl Refiner {
+    fn encoder(&mut self) -> Result<&mut Encoder> {
+        if self.encoder.is_none() {
+            self.encoder = Some((self.load)()?);
+        }
+        self.encoder
+            .as_mut()
+            .ok_or_else(|| Error::Backend { context: "loading the refining encoder".into(), source: None })
+    }
 }
 
 impl Scorer {
@@ -102,18 +125,18 @@ impl Scorer {
         self
     }
 
-    /// Re-encodes near-ties (top two probabilities within `margin`) with `refiner`.
-    pub fn with_refiner(mut self, refiner: Encoder, margin: f32) -> Scorer {
-        self.refiner = (margin > 0.0).then_some((refiner, margin));
+    /// Re-encodes near-ties (top two probabilities within `margin`) with the encoder `load`
+    /// returns, called once, when the first near-tie appears. `name` is the refiner's backend
+    /// name for provenance.
+    pub fn with_refiner(mut self, name: &str, load: LoadEncoder, margin: f32) -> Scorer {
+        self.refiner = (margin > 0.0).then(|| Refiner { load, encoder: None, margin, name: name.to_string() });
         self
     }
 
     /// The encoder backend's name (and the refiner's), for provenance.
     pub fn backend_name(&self) -> String {
         match &self.refiner {
-            Some((refiner, margin)) => {
-                format!("{}+{}<{margin}", self.encoder.backend_name(), refiner.backend_name())
-            }
+            Some(refiner) => format!("{}+{}<{}", self.encoder.backend_name(), refiner.name, refiner.margin),
             None => self.encoder.backend_name().to_string(),
         }
     }
@@ -169,11 +192,11 @@ impl Scorer {
     fn compute(&mut self, texts: &[&str]) -> Result<Vec<Entry>> {
         let embeddings = self.encoder.embed(texts)?;
         let mut probs = self.head.probabilities(features(&embeddings).view());
-        if let Some((refiner, margin)) = &mut self.refiner {
+        if let Some(refiner) = &mut self.refiner {
             // The refiner tokenizes the same way, so a paragraph's window count stays as it was.
-            let close: Vec<usize> = (0..texts.len()).filter(|&i| top_two_gap(probs.row(i)) < *margin).collect();
+            let close: Vec<usize> = (0..texts.len()).filter(|&i| top_two_gap(probs.row(i)) < refiner.margin).collect();
             if !close.is_empty() {
-                let again = refiner.embed(&close.iter().map(|&i| texts[i]).collect::<Vec<_>>())?;
+                let again = refiner.encoder()?.embed(&close.iter().map(|&i| texts[i]).collect::<Vec<_>>())?;
                 let again_probs = self.head.probabilities(features(&again).view());
                 for (row, &i) in close.iter().enumerate() {
                     probs.row_mut(i).assign(&again_probs.row(row));
