@@ -1,8 +1,8 @@
 //! Stage 6, aggregate: paragraphs roll up into per-article tone metrics through accumulators
 //! that merge exactly, so chunks of an article scored apart combine to the same numbers.
 
-use crate::lexicon::ToneCounts;
-pub use crate::score::Stance;
+pub use crate::lexicon::ToneCounts;
+use crate::score::Stance;
 
 /// Paragraph facts an accumulator needs.
 #[derive(Debug, Clone, Copy)]
