@@ -1,7 +1,7 @@
 //! Quality regression tests: the shipped head on the held-out test split (never used for
 //! training or model selection), through the real binary.
 
-use crate::common::{assets, read_csv, root, stancemeter};
+use crate::common::{assets, column, numbers, read_csv, root, stancemeter};
 
 /// Floor for test macro-F1, set from measurement (see docs/quality.md): the shipped head
 /// scores about 0.80; a drop below 0.75 is a regression, not noise.
@@ -26,7 +26,8 @@ fn test_split_quality_stays_above_its_floors() {
     for key in ["n", "accuracy", "macro_f1", "per_class", "confusion", "brier", "ece"] {
         assert!(e.get(key).is_some(), "missing {key} in {e}");
     }
-    let (test_n, _) = read_csv_lines("data/labeled/test.jsonl");
+    let test = std::fs::read_to_string(root().join("data/labeled/test.jsonl")).unwrap();
+    let test_n = test.lines().filter(|l| !l.trim().is_empty()).count();
     assert_eq!(e["n"].as_u64(), Some(test_n as u64));
     let f1 = e["macro_f1"].as_f64().unwrap();
     let acc = e["accuracy"].as_f64().unwrap();
@@ -38,11 +39,6 @@ fn test_split_quality_stays_above_its_floors() {
         let f1 = e["per_class"][label]["f1"].as_f64().unwrap();
         assert!(f1 >= 0.6, "{label} F1 {f1:.3} collapsed");
     }
-}
-
-fn read_csv_lines(path: &str) -> (usize, ()) {
-    let text = std::fs::read_to_string(root().join(path)).unwrap();
-    (text.lines().filter(|l| !l.trim().is_empty()).count(), ())
 }
 
 #[test]
@@ -100,14 +96,18 @@ fn test_split_predictions_match_the_golden_file() {
     let (h_new, new) = read_csv(&out);
     let (h_old, old) = read_csv(&root().join("tests/golden/test_predictions.csv"));
     assert_eq!(h_new, h_old);
-    assert_eq!(new.len(), old.len(), "sample count changed");
+    let ids = column(&h_new, &new, "id");
+    assert_eq!(ids, column(&h_old, &old, "id"), "samples or their order changed");
+    let (predicted, golden) = (column(&h_new, &new, "predicted"), column(&h_old, &old, "predicted"));
+    let probs = |h: &[String], rows: &[Vec<String>]| -> Vec<Vec<f64>> {
+        ["p_optimistic", "p_neutral", "p_skeptical"].iter().map(|name| numbers(h, rows, name)).collect()
+    };
+    let (p_new, p_old) = (probs(&h_new, &new), probs(&h_old, &old));
     let mut changed = Vec::new();
-    for (a, b) in new.iter().zip(&old) {
-        assert_eq!(a[0], b[0], "sample order changed");
-        let drift =
-            (4..7).map(|i| (a[i].parse::<f64>().unwrap() - b[i].parse::<f64>().unwrap()).abs()).fold(0.0, f64::max);
-        if a[3] != b[3] || drift > 0.002 {
-            changed.push(format!("{}: {} -> {} (max prob drift {drift:.4})", a[0], b[3], a[3]));
+    for (i, id) in ids.iter().enumerate() {
+        let drift = p_new.iter().zip(&p_old).map(|(a, b)| (a[i] - b[i]).abs()).fold(0.0, f64::max);
+        if predicted[i] != golden[i] || drift > 0.002 {
+            changed.push(format!("{id}: {} -> {} (max prob drift {drift:.4})", golden[i], predicted[i]));
         }
     }
     assert!(changed.is_empty(), "{} predictions changed:\n{}", changed.len(), changed.join("\n"));
