@@ -9,3 +9,4 @@ mod encoder;
 mod eval;
 mod precision;
 mod score;
+mod train;
