@@ -258,6 +258,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn pad_masks_only_real_tokens() {
@@ -280,6 +281,33 @@ mod tests {
         assert_eq!(plan.concat(), order);
         let huge = EncoderOptions::default().with_batch_tokens(10);
         assert_eq!(huge.plan(&order, |i| lens[i]).len(), lens.len(), "one window per batch at least");
+    }
+
+    proptest! {
+        /// Windows in the order `embed` gives them (longest first, ties in input order) with
+        /// any lengths and any limits: the plan keeps that order and honours both limits, except
+        /// that a window longer than the token budget still gets a batch of its own.
+        #[test]
+        fn plan_keeps_the_order_and_both_limits(
+            lens in prop::collection::vec(0usize..=256, 0..200),
+            batch_size in 1usize..64,
+            batch_tokens in 1usize..4096,
+        ) {
+            let mut order: Vec<usize> = (0..lens.len()).collect();
+            order.sort_by(|&a, &b| lens[b].cmp(&lens[a]).then(a.cmp(&b)));
+            let options = EncoderOptions::default().with_batch_size(batch_size).with_batch_tokens(batch_tokens);
+            let plan = options.plan(&order, |i| lens[i]);
+            prop_assert_eq!(&plan.concat(), &order);
+            for batch in plan {
+                let width = batch.iter().map(|&i| lens[i]).max().unwrap_or(0);
+                prop_assert!(!batch.is_empty() && batch.len() <= batch_size, "{} rows", batch.len());
+                prop_assert!(
+                    batch.len() * width <= batch_tokens || batch.len() == 1,
+                    "{} rows of {width} tokens over a budget of {batch_tokens}",
+                    batch.len()
+                );
+            }
+        }
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub(crate) fn window_starts(n: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn window_starts_cover_every_token() {
@@ -95,10 +96,24 @@ mod tests {
             (600, &[0, 127, 254, 346]),
         ];
         for &(n, want) in cases {
-            let got = window_starts(n);
-            assert_eq!(got, want, "n = {n}");
-            let end = got.last().map(|s| (s + WINDOW_CONTENT).min(n)).unwrap_or(0);
-            assert_eq!(end, n, "last window must reach the end for n = {n}");
+            assert_eq!(window_starts(n), want, "n = {n}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn windows_cover_every_token_in_strides_of_at_most_one_stride(n in 0usize..5_000) {
+            let starts = window_starts(n);
+            let end = |s: usize| (s + WINDOW_CONTENT).min(n);
+            prop_assert_eq!(starts[0], 0);
+            prop_assert_eq!(end(starts[starts.len() - 1]), n, "the last window ends with the text");
+            for pair in starts.windows(2) {
+                prop_assert!(pair[0] < pair[1] && pair[1] - pair[0] <= WINDOW_STRIDE, "starts {:?}", pair);
+                prop_assert!(pair[1] <= end(pair[0]), "a gap between windows at {:?}", pair);
+            }
+            for &s in &starts {
+                prop_assert!(end(s) - s <= WINDOW_CONTENT);
+            }
         }
     }
 }
