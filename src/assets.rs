@@ -36,13 +36,13 @@ pub const DEFAULT_HEAD: &str = "heads/default.json";
 
 /// One file the manifest promises.
 #[derive(Debug, Clone)]
-pub struct ManifestEntry {
+pub(crate) struct ManifestEntry {
     /// Path relative to the models folder.
-    pub dest: String,
+    pub(crate) dest: String,
     /// Hex sha256 of the file.
-    pub sha256: String,
+    pub(crate) sha256: String,
     /// Size in bytes.
-    pub size: u64,
+    pub(crate) size: u64,
 }
 
 /// The models folder and its manifest.
@@ -199,7 +199,7 @@ fn collect_entries(value: &serde_json::Value, out: &mut Vec<ManifestEntry>) {
 }
 
 /// Hex sha256 of a file's bytes.
-pub fn sha256_file(path: &Path) -> Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -214,7 +214,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// Hex sha256 of bytes in memory.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
+pub(crate) fn sha256_bytes(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 

@@ -143,22 +143,25 @@ pub enum Error {
 
 impl Error {
     /// An I/O error on `path`.
-    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Error {
+    pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> Error {
         Error::Io { path: path.as_ref().to_path_buf(), source }
     }
 
     /// A malformed record at `at`.
-    pub fn record(at: Location, message: impl Into<String>) -> Error {
+    pub(crate) fn record(at: Location, message: impl Into<String>) -> Error {
         Error::Record { at, message: message.into() }
     }
 
     /// A runtime error with what we were doing.
-    pub fn runtime(context: impl Into<String>, source: impl Into<ort::Error>) -> Error {
+    pub(crate) fn runtime(context: impl Into<String>, source: impl Into<ort::Error>) -> Error {
         Error::Runtime { context: context.into(), source: source.into() }
     }
 
     /// A backend error with what we were doing.
-    pub fn backend(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+    pub(crate) fn backend(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
         Error::Backend { context: context.into(), source: Some(source.into()) }
     }
 

@@ -9,7 +9,7 @@ use crate::error::{Error, Location, Result};
 
 /// Word -> mean valence from the VADER lexicon.
 #[derive(Debug, Clone, Default)]
-pub struct Lexicon {
+pub(crate) struct Lexicon {
     valence: HashMap<String, f32>,
 }
 
@@ -35,13 +35,13 @@ impl ToneCounts {
 
 impl Lexicon {
     /// Reads vader_lexicon.txt: `token<TAB>mean<TAB>sd<TAB>ratings`.
-    pub fn load(path: &Path) -> Result<Lexicon> {
+    pub(crate) fn load(path: &Path) -> Result<Lexicon> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Lexicon::parse(&text, path)
     }
 
     /// Parses the lexicon text; `path` names it in messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Lexicon> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Lexicon> {
         let mut valence = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -61,7 +61,7 @@ impl Lexicon {
     }
 
     /// Counts words and valenced words in a text.
-    pub fn count(&self, text: &str) -> ToneCounts {
+    pub(crate) fn count(&self, text: &str) -> ToneCounts {
         let mut counts = ToneCounts::default();
         for word in words(text) {
             counts.words += 1;

@@ -24,7 +24,7 @@ pub mod compare;
 pub mod encode;
 pub mod error;
 pub mod input;
-pub mod lexicon;
+pub(crate) mod lexicon;
 pub mod output;
 pub mod progress;
 pub(crate) mod rng;

@@ -140,7 +140,7 @@ impl<'a> ArticleRow<'a> {
 
 /// Rounds for output: 4 decimals is far below any meaningful difference and keeps files
 /// byte-identical across runs.
-pub fn round4(x: f64) -> f64 {
+pub(crate) fn round4(x: f64) -> f64 {
     let r = (x * 10_000.0).round() / 10_000.0;
     if r == 0.0 {
         0.0
@@ -150,26 +150,26 @@ pub fn round4(x: f64) -> f64 {
 }
 
 /// A CSV file being written under a hidden temporary name beside its final path.
-pub struct AtomicCsv {
+pub(crate) struct AtomicCsv {
     writer: csv::Writer<BufWriter<NamedTempFile>>,
     path: PathBuf,
 }
 
 impl AtomicCsv {
     /// Starts writing `path` (its folder must exist).
-    pub fn create(path: &Path) -> Result<AtomicCsv> {
+    pub(crate) fn create(path: &Path) -> Result<AtomicCsv> {
         let temp = temp_beside(path)?;
         let writer = csv::WriterBuilder::new().from_writer(BufWriter::new(temp));
         Ok(AtomicCsv { writer, path: path.to_path_buf() })
     }
 
     /// Writes one row.
-    pub fn write<T: Serialize>(&mut self, row: &T) -> Result<()> {
+    pub(crate) fn write<T: Serialize>(&mut self, row: &T) -> Result<()> {
         self.writer.serialize(row).map_err(|source| Error::Csv { path: self.path.clone(), source })
     }
 
     /// Flushes the file and moves it into place.
-    pub fn commit(self) -> Result<()> {
+    pub(crate) fn commit(self) -> Result<()> {
         let path = self.path;
         let buffered = self.writer.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
         let temp = buffered.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
@@ -192,7 +192,7 @@ fn temp_beside(path: &Path) -> Result<NamedTempFile> {
 }
 
 /// Writes bytes to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut temp = temp_beside(path)?;
     temp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
@@ -201,7 +201,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes serde rows (with a header) to a CSV file atomically.
-pub fn write_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+pub(crate) fn write_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     let mut csv = AtomicCsv::create(path)?;
     for row in rows {
         csv.write(row)?;
@@ -210,7 +210,7 @@ pub fn write_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
 }
 
 /// Opens a file for reading with its path in the error.
-pub fn open(path: &Path) -> Result<File> {
+pub(crate) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| Error::io(path, e))
 }
 

@@ -64,7 +64,7 @@ pub fn paragraphs(body: &Body) -> Vec<Paragraph> {
 }
 
 /// Splits free text into paragraphs.
-pub fn split_text(text: &str) -> Vec<String> {
+pub(crate) fn split_text(text: &str) -> Vec<String> {
     let lines: Vec<&str> = text.lines().collect();
     let has_blank = lines.iter().skip_while(|l| l.trim().is_empty()).any(|l| l.trim().is_empty());
     let join = |block: &[&str]| block.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");

@@ -19,12 +19,13 @@ mod tokenize;
 #[cfg(feature = "rust-bert")]
 mod torch;
 
-pub use onnx::{OnnxBackend, OnnxOptions};
+use onnx::OnnxBackend;
+pub use onnx::OnnxOptions;
 pub use precision::{BackendKind, Precision};
 pub use safetensors::WeightsError;
-pub use tokenize::{Windows, WordPieceTokenizer, WINDOW_CONTENT, WINDOW_STRIDE};
+use tokenize::WordPieceTokenizer;
 #[cfg(feature = "rust-bert")]
-pub use torch::TorchBackend;
+use torch::TorchBackend;
 
 use crate::error::Result;
 
@@ -33,20 +34,20 @@ pub const DIM: usize = 384;
 
 /// A batch of token windows padded to one length.
 #[derive(Debug, Clone)]
-pub struct WindowBatch {
+pub(crate) struct WindowBatch {
     /// Token ids, row-major `[rows, len]`, padded with 0.
-    pub ids: Vec<i64>,
+    pub(crate) ids: Vec<i64>,
     /// Attention mask `[rows, len]`: 1 for real tokens, 0 for padding.
-    pub mask: Vec<i64>,
+    pub(crate) mask: Vec<i64>,
     /// Number of windows in the batch.
-    pub rows: usize,
+    pub(crate) rows: usize,
     /// Padded length.
-    pub len: usize,
+    pub(crate) len: usize,
 }
 
 impl WindowBatch {
     /// Pads windows to the longest among them.
-    pub fn pad(windows: &[&[u32]]) -> WindowBatch {
+    pub(crate) fn pad(windows: &[&[u32]]) -> WindowBatch {
         let len = windows.iter().map(|w| w.len()).max().unwrap_or(0);
         let rows = windows.len();
         let mut ids = vec![0i64; rows * len];
@@ -65,7 +66,7 @@ impl WindowBatch {
 ///
 /// One job: run the network and pool. Tokenizing, windowing and normalising live in
 /// [`Encoder`], so every backend produces the same embeddings from the same vectors.
-pub trait Backend: Send {
+pub(crate) trait Backend: Send {
     /// Mean of the last hidden states over each window's real tokens, one `DIM` vector per row.
     fn mean_pool(&mut self, batch: &WindowBatch) -> Result<Vec<Vec<f32>>>;
 
@@ -148,7 +149,7 @@ pub struct Encoder {
 
 impl Encoder {
     /// Puts a tokenizer and a backend together.
-    pub fn new(tokenizer: WordPieceTokenizer, backend: Box<dyn Backend>, options: EncoderOptions) -> Encoder {
+    fn new(tokenizer: WordPieceTokenizer, backend: Box<dyn Backend>, options: EncoderOptions) -> Encoder {
         Encoder { tokenizer, backend, options }
     }
 
@@ -257,6 +258,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn pad_masks_only_real_tokens() {
@@ -279,6 +281,33 @@ mod tests {
         assert_eq!(plan.concat(), order);
         let huge = EncoderOptions::default().with_batch_tokens(10);
         assert_eq!(huge.plan(&order, |i| lens[i]).len(), lens.len(), "one window per batch at least");
+    }
+
+    proptest! {
+        /// Windows in the order `embed` gives them (longest first, ties in input order) with
+        /// any lengths and any limits: the plan keeps that order and honours both limits, except
+        /// that a window longer than the token budget still gets a batch of its own.
+        #[test]
+        fn plan_keeps_the_order_and_both_limits(
+            lens in prop::collection::vec(0usize..=256, 0..200),
+            batch_size in 1usize..64,
+            batch_tokens in 1usize..4096,
+        ) {
+            let mut order: Vec<usize> = (0..lens.len()).collect();
+            order.sort_by(|&a, &b| lens[b].cmp(&lens[a]).then(a.cmp(&b)));
+            let options = EncoderOptions::default().with_batch_size(batch_size).with_batch_tokens(batch_tokens);
+            let plan = options.plan(&order, |i| lens[i]);
+            prop_assert_eq!(&plan.concat(), &order);
+            for batch in plan {
+                let width = batch.iter().map(|&i| lens[i]).max().unwrap_or(0);
+                prop_assert!(!batch.is_empty() && batch.len() <= batch_size, "{} rows", batch.len());
+                prop_assert!(
+                    batch.len() * width <= batch_tokens || batch.len() == 1,
+                    "{} rows of {width} tokens over a budget of {batch_tokens}",
+                    batch.len()
+                );
+            }
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn environment(library: &Path) -> Result<&'static ort::environment::Environment>
 
 /// ONNX Runtime sessions over the MiniLM graph (`input_ids`, `attention_mask` ->
 /// `last_hidden_state`), one per worker.
-pub struct OnnxBackend {
+pub(crate) struct OnnxBackend {
     sessions: Vec<Session>,
     name: &'static str,
 }
@@ -68,7 +68,7 @@ impl OnnxBackend {
     /// Loads the runtime library (once per process) and one session of the graph per worker.
     /// `weights` is the fp32 safetensors file the graph was made from: its word-embedding
     /// table (47 MB) is read once and shared by every session instead of copied into each.
-    pub fn try_new(library: &Path, model: &Path, weights: &Path, options: &OnnxOptions) -> Result<OnnxBackend> {
+    pub(crate) fn try_new(library: &Path, model: &Path, weights: &Path, options: &OnnxOptions) -> Result<OnnxBackend> {
         let env = environment(library)?;
         let words = word_table(weights)?;
         let context = || format!("loading {}", model.display());

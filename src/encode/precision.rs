@@ -20,7 +20,7 @@ pub enum Precision {
 
 impl Precision {
     /// The graph's path in the models folder.
-    pub fn graph(self) -> &'static str {
+    pub(crate) fn graph(self) -> &'static str {
         match self {
             Precision::Int8 => crate::assets::ONNX_MODEL_INT8,
             Precision::Fp32 => crate::assets::ONNX_MODEL,

@@ -8,21 +8,21 @@ use tokenizers::Tokenizer;
 use crate::error::{Error, Result};
 
 /// Content tokens per window; with `[CLS]` and `[SEP]` a window is 256 tokens.
-pub const WINDOW_CONTENT: usize = 254;
+pub(crate) const WINDOW_CONTENT: usize = 254;
 /// Distance between window starts: consecutive windows overlap by half.
-pub const WINDOW_STRIDE: usize = 127;
+pub(crate) const WINDOW_STRIDE: usize = 127;
 
 /// The token windows of one paragraph.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Windows {
+pub(crate) struct Windows {
     /// Each window as `[CLS] tokens [SEP]` ids.
-    pub windows: Vec<Vec<u32>>,
+    pub(crate) windows: Vec<Vec<u32>>,
     /// Number of content tokens in the paragraph.
-    pub content_tokens: usize,
+    pub(crate) content_tokens: usize,
 }
 
 /// A BERT WordPiece tokenizer loaded from tokenizer.json.
-pub struct WordPieceTokenizer {
+pub(crate) struct WordPieceTokenizer {
     inner: Tokenizer,
     cls: u32,
     sep: u32,
@@ -30,7 +30,7 @@ pub struct WordPieceTokenizer {
 
 impl WordPieceTokenizer {
     /// Loads tokenizer.json and turns off its fixed truncation and padding.
-    pub fn from_file(path: &Path) -> Result<WordPieceTokenizer> {
+    pub(crate) fn from_file(path: &Path) -> Result<WordPieceTokenizer> {
         let bad = |message: String| Error::Model { path: path.to_path_buf(), problem: message };
         let mut inner = Tokenizer::from_file(path).map_err(|e| bad(format!("cannot load tokenizer ({e})")))?;
         inner.with_truncation(None).map_err(|e| bad(format!("cannot disable truncation ({e})")))?;
@@ -41,7 +41,7 @@ impl WordPieceTokenizer {
     }
 
     /// Tokenizes paragraphs (in parallel) and cuts each into windows.
-    pub fn windows(&self, texts: &[&str]) -> Result<Vec<Windows>> {
+    pub(crate) fn windows(&self, texts: &[&str]) -> Result<Vec<Windows>> {
         let encodings = self.inner.encode_batch(texts.to_vec(), false).map_err(|source| Error::Tokenizer {
             context: format!("encoding a batch of {} paragraphs", texts.len()),
             source,
@@ -67,7 +67,7 @@ impl WordPieceTokenizer {
 
 /// Window starts for `n` content tokens: every `WINDOW_STRIDE` while the window ends before
 /// the text does, then one last window flush with the end.
-pub fn window_starts(n: usize) -> Vec<usize> {
+pub(crate) fn window_starts(n: usize) -> Vec<usize> {
     if n <= WINDOW_CONTENT {
         return vec![0];
     }
@@ -82,6 +82,7 @@ pub fn window_starts(n: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn window_starts_cover_every_token() {
@@ -95,10 +96,24 @@ mod tests {
             (600, &[0, 127, 254, 346]),
         ];
         for &(n, want) in cases {
-            let got = window_starts(n);
-            assert_eq!(got, want, "n = {n}");
-            let end = got.last().map(|s| (s + WINDOW_CONTENT).min(n)).unwrap_or(0);
-            assert_eq!(end, n, "last window must reach the end for n = {n}");
+            assert_eq!(window_starts(n), want, "n = {n}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn windows_cover_every_token_in_strides_of_at_most_one_stride(n in 0usize..5_000) {
+            let starts = window_starts(n);
+            let end = |s: usize| (s + WINDOW_CONTENT).min(n);
+            prop_assert_eq!(starts[0], 0);
+            prop_assert_eq!(end(starts[starts.len() - 1]), n, "the last window ends with the text");
+            for pair in starts.windows(2) {
+                prop_assert!(pair[0] < pair[1] && pair[1] - pair[0] <= WINDOW_STRIDE, "starts {:?}", pair);
+                prop_assert!(pair[1] <= end(pair[0]), "a gap between windows at {:?}", pair);
+            }
+            for &s in &starts {
+                prop_assert!(end(s) - s <= WINDOW_CONTENT);
+            }
         }
     }
 }

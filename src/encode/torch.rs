@@ -22,7 +22,7 @@ use super::{Backend, WindowBatch, DIM};
 use crate::error::{Error, Result};
 
 /// BERT on libtorch (CPU), loaded from a safetensors file and its `config.json`.
-pub struct TorchBackend {
+pub(crate) struct TorchBackend {
     model: BertModel<BertEmbeddings>,
     // The store owns the weights the model's layers point into; it must live as long.
     _store: VarStore,
@@ -30,7 +30,7 @@ pub struct TorchBackend {
 
 impl TorchBackend {
     /// Builds the model from `config` and loads every weight it needs from `safetensors`.
-    pub fn try_new(safetensors: &Path, config: &Path) -> Result<TorchBackend> {
+    pub(crate) fn try_new(safetensors: &Path, config: &Path) -> Result<TorchBackend> {
         // rust-bert's own Config::from_file panics on a bad file; read it ourselves.
         let text = std::fs::read_to_string(config).map_err(|e| Error::io(config, e))?;
         let bert_config: BertConfig = serde_json::from_str(&text).map_err(|e| Error::Model {
@@ -52,7 +52,7 @@ impl TorchBackend {
     }
 
     /// Sets libtorch's intra-op threads (process-wide: libtorch has one pool per process).
-    pub fn with_threads(self, threads: usize) -> TorchBackend {
+    pub(crate) fn with_threads(self, threads: usize) -> TorchBackend {
         tch::set_num_threads(i32::try_from(threads.max(1)).unwrap_or(i32::MAX));
         self
     }

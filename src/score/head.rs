@@ -13,12 +13,12 @@ use super::stance::{StanceIndex, LABELS};
 use crate::error::{Error, Result};
 
 /// The head file format this build reads and writes.
-pub const FORMAT: &str = "stancemeter-head/1";
+pub(crate) const FORMAT: &str = "stancemeter-head/1";
 
 /// Activation after a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Activation {
+pub(crate) enum Activation {
     /// Identity (the last layer: logits).
     None,
     /// max(0, x).
@@ -27,15 +27,15 @@ pub enum Activation {
 
 /// One dense layer: `y = act(x W^T + b)`. In the file, weights are a list of rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Layer {
+pub(crate) struct Layer {
     /// `[out, in]` weights.
     #[serde(with = "rows")]
-    pub weights: Array2<f32>,
+    pub(crate) weights: Array2<f32>,
     /// `[out]` biases.
     #[serde(with = "vector")]
-    pub bias: Array1<f32>,
+    pub(crate) bias: Array1<f32>,
     /// Activation applied to the output.
-    pub activation: Activation,
+    pub(crate) activation: Activation,
 }
 
 /// A vector as a JSON list.
@@ -43,11 +43,11 @@ mod vector {
     use ndarray::Array1;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &Array1<f32>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &Array1<f32>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v.iter())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Array1<f32>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Array1<f32>, D::Error> {
         Vec::<f32>::deserialize(d).map(Array1::from)
     }
 }
@@ -57,11 +57,11 @@ mod rows {
     use ndarray::Array2;
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(m: &Array2<f32>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(m: &Array2<f32>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.rows().into_iter().map(|r| r.to_vec()))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Array2<f32>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Array2<f32>, D::Error> {
         let rows = Vec::<Vec<f32>>::deserialize(d)?;
         let width = rows.first().map_or(0, Vec::len);
         if rows.iter().any(|r| r.len() != width) {
@@ -98,7 +98,7 @@ pub struct HeadMetrics {
 /// A trained stance head.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Head {
-    /// Always [`FORMAT`].
+    /// The file format, `stancemeter-head/1` for this build.
     pub format: String,
     /// Short id (hash of the weights) for provenance columns.
     pub id: String,
@@ -107,7 +107,7 @@ pub struct Head {
     /// The encoder the head expects.
     pub encoder: EncoderId,
     /// Layers, input first.
-    pub layers: Vec<Layer>,
+    pub(crate) layers: Vec<Layer>,
     /// Softmax temperature fitted on dev data (calibration).
     pub temperature: f32,
     /// How the head was trained (data checksums, method, hyper-parameters).
@@ -162,20 +162,6 @@ impl Head {
         Ok(())
     }
 
-    /// An unsaved head around freshly fitted layers (temperature 1), for scoring candidates.
-    pub fn probe(labels: &[String], layers: Vec<Layer>) -> Head {
-        Head {
-            format: FORMAT.into(),
-            id: String::new(),
-            labels: labels.to_vec(),
-            encoder: EncoderId { name: String::new(), onnx_sha256: String::new() },
-            layers,
-            temperature: 1.0,
-            training: serde_json::Value::Null,
-            validation: HeadMetrics::default(),
-        }
-    }
-
     /// Width of the input features.
     pub fn input_width(&self) -> usize {
         self.layers.first().map_or(0, |l| l.weights.ncols())
@@ -201,7 +187,7 @@ impl Head {
 }
 
 /// Runs features through dense layers: the logits of a head.
-pub fn forward(layers: &[Layer], features: ArrayView2<f32>) -> Array2<f32> {
+pub(crate) fn forward(layers: &[Layer], features: ArrayView2<f32>) -> Array2<f32> {
     let mut x = features.to_owned();
     for layer in layers {
         x = x.dot(&layer.weights.t()) + &layer.bias;
@@ -213,7 +199,7 @@ pub fn forward(layers: &[Layer], features: ArrayView2<f32>) -> Array2<f32> {
 }
 
 /// In-place row-wise softmax, stable for large logits.
-pub fn softmax_rows(x: &mut Array2<f32>) {
+pub(crate) fn softmax_rows(x: &mut Array2<f32>) {
     for mut row in x.axis_iter_mut(Axis(0)) {
         let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
         row.mapv_inplace(|v| (v - max).exp());

@@ -7,7 +7,7 @@ use ndarray::ArrayView2;
 use serde::Serialize;
 
 /// Bins for the expected calibration error.
-pub const ECE_BINS: usize = 15;
+pub(crate) const ECE_BINS: usize = 15;
 
 /// Precision, recall and F1 of one label.
 #[derive(Debug, Clone, Serialize)]
@@ -46,12 +46,12 @@ pub struct Evaluation {
 }
 
 /// Index of the largest value (first on ties).
-pub fn argmax(row: &[f32]) -> usize {
+pub(crate) fn argmax(row: &[f32]) -> usize {
     row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
 }
 
 /// Scores predictions `probs` (`[n, labels]`) against true label indexes.
-pub fn evaluate(labels: &[String], truth: &[usize], probs: ArrayView2<f32>) -> Evaluation {
+pub(crate) fn evaluate(labels: &[String], truth: &[usize], probs: ArrayView2<f32>) -> Evaluation {
     let k = labels.len();
     let n = truth.len();
     let mut confusion = vec![vec![0usize; k]; k];

@@ -2,13 +2,14 @@
 //! is neutral by rule. Training and evaluation of heads live here too.
 
 mod cache;
-pub mod head;
+pub(crate) mod head;
 pub mod metrics;
 mod stance;
-pub mod train;
+pub(crate) mod train;
 
-pub use head::Head;
+pub use head::{EncoderId, Head, HeadMetrics};
 pub use stance::{Stance, StanceIndex, LABELS};
+pub use train::{CandidateResult, TrainOptions};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,7 +36,7 @@ pub struct Scored {
 }
 
 /// Turns embeddings into head input features. One place, so training and scoring agree.
-pub fn features(embeddings: &[Embedding]) -> Array2<f32> {
+pub(crate) fn features(embeddings: &[Embedding]) -> Array2<f32> {
     let dim = embeddings.first().map_or(crate::encode::DIM, |e| e.vector.len());
     Array2::from_shape_fn((embeddings.len(), dim), |(i, j)| embeddings[i].vector[j])
 }

@@ -35,7 +35,7 @@ impl TrainOptions {
 }
 
 /// The candidates `stancemeter train` compares on dev data.
-pub fn default_candidates(seed: u64) -> Vec<TrainOptions> {
+pub(crate) fn default_candidates(seed: u64) -> Vec<TrainOptions> {
     let mut out = Vec::new();
     for l2 in [1e-4, 1e-3, 1e-2] {
         out.push(TrainOptions { hidden: None, l2, epochs: 600, learning_rate: 0.02, seed });
@@ -87,7 +87,7 @@ impl Param {
 
 /// Fits a head's layers on features `x` (`[n, d]`) and label indexes `y` in `0..k`. Classes
 /// are weighted by inverse frequency so a rare stance is not ignored.
-pub fn fit(x: ArrayView2<f32>, y: &[usize], k: usize, options: &TrainOptions) -> Vec<Layer> {
+pub(crate) fn fit(x: ArrayView2<f32>, y: &[usize], k: usize, options: &TrainOptions) -> Vec<Layer> {
     let (n, d) = x.dim();
     let mut rng = Rng::new(options.seed);
     let mut params = match options.hidden {
@@ -138,7 +138,7 @@ pub fn fit(x: ArrayView2<f32>, y: &[usize], k: usize, options: &TrainOptions) ->
 }
 
 /// The softmax temperature that minimises negative log-likelihood of `y` under `logits`.
-pub fn fit_temperature(logits: ArrayView2<f32>, y: &[usize]) -> f32 {
+pub(crate) fn fit_temperature(logits: ArrayView2<f32>, y: &[usize]) -> f32 {
     let nll = |t: f32| {
         let mut p = logits.mapv(|v| v / t);
         softmax_rows(&mut p);
@@ -166,7 +166,7 @@ pub fn fit_temperature(logits: ArrayView2<f32>, y: &[usize]) -> f32 {
 
 /// Logits for every sample from a head fitted without that sample's fold. `folds[i]` is
 /// sample i's fold in `0..k`; folds group whole articles so no article leaks across.
-pub fn out_of_fold_logits(
+pub(crate) fn out_of_fold_logits(
     x: ArrayView2<f32>,
     y: &[usize],
     folds: &[usize],
@@ -205,7 +205,7 @@ pub struct CandidateResult {
 
 /// Fits every candidate on train, scores it on dev, and returns all results with the best
 /// candidate's layers (ties go to the earlier, simpler candidate).
-pub fn select(
+pub(crate) fn select(
     train: (ArrayView2<f32>, &[usize]),
     dev: (ArrayView2<f32>, &[usize]),
     labels: &[String],
@@ -234,6 +234,7 @@ pub fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::score::metrics::argmax;
     use ndarray::array;
 
     #[test]
@@ -242,11 +243,8 @@ mod tests {
         let y = [0, 0, 2, 2, 1, 1];
         for hidden in [None, Some(8)] {
             let opts = TrainOptions { hidden, l2: 1e-4, epochs: 800, learning_rate: 0.05, seed: 1 };
-            let labels: Vec<String> = super::super::stance::LABELS.map(String::from).to_vec();
-            let head = super::super::head::Head::probe(&labels, fit(x.view(), &y, 3, &opts));
-            let p = head.probabilities(x.view());
-            let predicted: Vec<usize> =
-                p.rows().into_iter().map(|r| super::super::metrics::argmax(&r.to_vec())).collect();
+            let logits = forward(&fit(x.view(), &y, 3, &opts), x.view());
+            let predicted: Vec<usize> = logits.rows().into_iter().map(|r| argmax(&r.to_vec())).collect();
             assert_eq!(predicted, y, "{hidden:?}");
         }
         // Out-of-fold logits come from heads that never saw the row, yet still separate classes.
@@ -255,7 +253,7 @@ mod tests {
         let oof = out_of_fold_logits(x.view(), &y, &folds, 2, &opts);
         for (i, &c) in [0usize, 2].iter().enumerate() {
             let row = oof.row(i * 2).to_vec();
-            assert_eq!(super::super::metrics::argmax(&row), c, "row {} -> {row:?}", i * 2);
+            assert_eq!(argmax(&row), c, "row {} -> {row:?}", i * 2);
         }
         // Confident logits, half of them wrong: the fitted temperature must soften them.
         let logits = array![[5.0f32, 0.0], [5.0, 0.0], [0.0, 5.0], [0.0, 5.0]];

@@ -92,6 +92,12 @@ pub fn column<'a>(headers: &[String], rows: &'a [Vec<String>], name: &str) -> Ve
     rows.iter().map(|r| r[i].as_str()).collect()
 }
 
+/// The column `name` of `rows` as numbers; an empty cell (no value) is NaN.
+pub fn numbers(headers: &[String], rows: &[Vec<String>], name: &str) -> Vec<f64> {
+    let parse = |v: &str| v.parse().unwrap_or_else(|e| panic!("column {name}: {v:?} is not a number ({e})"));
+    column(headers, rows, name).into_iter().map(|v| if v.is_empty() { f64::NAN } else { parse(v) }).collect()
+}
+
 /// Files left in a folder (names), sorted.
 pub fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = match std::fs::read_dir(dir) {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::common::{column, read_csv, stancemeter};
+use crate::common::{column, numbers, read_csv, stancemeter};
 
 /// An articles.csv with two outlets whose mean stance differs by 0.6 by construction, and a
 /// third identical to the first.
@@ -44,20 +44,23 @@ fn compare_finds_the_built_in_difference_and_is_reproducible() {
     );
     assert_eq!(column(&h, &groups, "group"), vec!["Gloomy", "Hopeful", "Twin"]);
     assert_eq!(column(&h, &groups, "n_articles"), vec!["30", "30", "30"], "articles without stance are left out");
-    let mean: Vec<f64> = column(&h, &groups, "mean_stance").iter().map(|v| v.parse().unwrap()).collect();
+    let mean = numbers(&h, &groups, "mean_stance");
     assert!((mean[1] - mean[0] - 0.6).abs() < 1e-9);
     assert_eq!(column(&h, &groups, "share_skeptical")[0], "0.75");
 
     let (ph, pairs) = read_csv(&dir.path().join("groups.pairs.csv"));
     assert_eq!(ph, ["group_a", "group_b", "diff", "ci_low", "ci_high", "p_value"]);
-    let find = |a: &str, b: &str| pairs.iter().find(|r| r[0] == a && r[1] == b).unwrap().clone();
+    let (a, b) = (column(&ph, &pairs, "group_a"), column(&ph, &pairs, "group_b"));
+    let [diff, lo, hi, p] = ["diff", "ci_low", "ci_high", "p_value"].map(|name| numbers(&ph, &pairs, name));
+    let find = |x: &str, y: &str| (0..pairs.len()).find(|&i| a[i] == x && b[i] == y).expect("pair row");
     let gh = find("Gloomy", "Hopeful");
-    let (diff, lo, hi, p): (f64, f64, f64, f64) =
-        (gh[2].parse().unwrap(), gh[3].parse().unwrap(), gh[4].parse().unwrap(), gh[5].parse().unwrap());
-    assert!((diff + 0.6).abs() < 1e-9 && lo < diff && diff < hi && hi < 0.0 && p < 0.01, "{gh:?}");
+    assert!(
+        (diff[gh] + 0.6).abs() < 1e-9 && lo[gh] < diff[gh] && diff[gh] < hi[gh] && hi[gh] < 0.0 && p[gh] < 0.01,
+        "{:?}",
+        pairs[gh]
+    );
     let ht = find("Hopeful", "Twin");
-    let (lo, hi, p): (f64, f64, f64) = (ht[3].parse().unwrap(), ht[4].parse().unwrap(), ht[5].parse().unwrap());
-    assert!(lo < 0.0 && hi > 0.0 && p > 0.5, "identical outlets must not differ: {ht:?}");
+    assert!(lo[ht] < 0.0 && hi[ht] > 0.0 && p[ht] > 0.5, "identical outlets must not differ: {:?}", pairs[ht]);
 
     let first = std::fs::read(dir.path().join("groups.csv")).unwrap();
     stancemeter(dir.path(), &args).expect_code(0);

@@ -1,6 +1,6 @@
 //! `stancemeter embed` through the real binary: CSV and .npy agree with the library.
 
-use crate::common::{assets, read_csv, stancemeter};
+use crate::common::{assets, numbers, read_csv, stancemeter};
 
 #[test]
 fn embed_writes_csv_and_npy_with_one_row_per_input() {
@@ -21,8 +21,8 @@ fn embed_writes_csv_and_npy_with_one_row_per_input() {
     let data = &npy[10 + header_len..];
     assert_eq!(data.len(), 2 * 384 * 4);
     let first: f32 = f32::from_le_bytes([data[0], data[1], data[2], data[3]]);
-    let csv_first: f32 = rows[0][3].parse().unwrap();
-    assert!((first - csv_first).abs() < 1e-6);
+    let csv_first = numbers(&headers, &rows, "e0")[0];
+    assert!((f64::from(first) - csv_first).abs() < 1e-6);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Quality regression tests: the shipped head on the held-out test split (never used for
 //! training or model selection), through the real binary.
 
-use crate::common::{assets, read_csv, root, stancemeter};
+use crate::common::{assets, column, numbers, read_csv, root, stancemeter};
 
 /// Floor for test macro-F1, set from measurement (see docs/quality.md): the shipped head
 /// scores 0.700 on the 823 test paragraphs (standard error about 0.017); below 0.66 is a
@@ -34,8 +34,7 @@ fn test_split_quality_stays_above_its_floors() {
     for key in ["n", "accuracy", "macro_f1", "per_class", "confusion", "brier", "ece"] {
         assert!(e.get(key).is_some(), "missing {key} in {e}");
     }
-    let (test_n, _) = read_csv_lines("data/labeled/test.jsonl");
-    assert_eq!(e["n"].as_u64(), Some(test_n as u64));
+    assert_eq!(e["n"].as_u64(), Some(lines("data/labeled/test.jsonl") as u64));
     let f1 = e["macro_f1"].as_f64().unwrap();
     let acc = e["accuracy"].as_f64().unwrap();
     let ece = e["ece"].as_f64().unwrap();
@@ -51,15 +50,15 @@ fn test_split_quality_stays_above_its_floors() {
 #[test]
 fn unseen_style_quality_stays_above_its_floor() {
     let e = eval_split_json("data/labeled/test-unseen.jsonl", &[]);
-    let (n, _) = read_csv_lines("data/labeled/test-unseen.jsonl");
-    assert_eq!(e["n"].as_u64(), Some(n as u64));
+    assert_eq!(e["n"].as_u64(), Some(lines("data/labeled/test-unseen.jsonl") as u64));
     let f1 = e["macro_f1"].as_f64().unwrap();
     assert!(f1 >= MIN_UNSEEN_MACRO_F1, "test-unseen macro-F1 {f1:.4} fell below {MIN_UNSEEN_MACRO_F1}");
 }
 
-fn read_csv_lines(path: &str) -> (usize, ()) {
+/// Non-empty lines of a file in the repository.
+fn lines(path: &str) -> usize {
     let text = std::fs::read_to_string(root().join(path)).unwrap();
-    (text.lines().filter(|l| !l.trim().is_empty()).count(), ())
+    text.lines().filter(|l| !l.trim().is_empty()).count()
 }
 
 #[test]
@@ -117,14 +116,18 @@ fn test_split_predictions_match_the_golden_file() {
     let (h_new, new) = read_csv(&out);
     let (h_old, old) = read_csv(&root().join("tests/golden/test_predictions.csv"));
     assert_eq!(h_new, h_old);
-    assert_eq!(new.len(), old.len(), "sample count changed");
+    let ids = column(&h_new, &new, "id");
+    assert_eq!(ids, column(&h_old, &old, "id"), "samples or their order changed");
+    let (predicted, golden) = (column(&h_new, &new, "predicted"), column(&h_old, &old, "predicted"));
+    let probs = |h: &[String], rows: &[Vec<String>]| -> Vec<Vec<f64>> {
+        ["p_optimistic", "p_neutral", "p_skeptical"].iter().map(|name| numbers(h, rows, name)).collect()
+    };
+    let (p_new, p_old) = (probs(&h_new, &new), probs(&h_old, &old));
     let mut changed = Vec::new();
-    for (a, b) in new.iter().zip(&old) {
-        assert_eq!(a[0], b[0], "sample order changed");
-        let drift =
-            (4..7).map(|i| (a[i].parse::<f64>().unwrap() - b[i].parse::<f64>().unwrap()).abs()).fold(0.0, f64::max);
-        if a[3] != b[3] || drift > 0.002 {
-            changed.push(format!("{}: {} -> {} (max prob drift {drift:.4})", a[0], b[3], a[3]));
+    for (i, id) in ids.iter().enumerate() {
+        let drift = p_new.iter().zip(&p_old).map(|(a, b)| (a[i] - b[i]).abs()).fold(0.0, f64::max);
+        if predicted[i] != golden[i] || drift > 0.002 {
+            changed.push(format!("{id}: {} -> {} (max prob drift {drift:.4})", golden[i], predicted[i]));
         }
     }
     assert!(changed.is_empty(), "{} predictions changed:\n{}", changed.len(), changed.join("\n"));

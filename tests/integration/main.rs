@@ -12,3 +12,4 @@ mod encoder;
 mod eval;
 mod precision;
 mod score;
+mod train;
