@@ -221,3 +221,54 @@ pub(crate) fn sha256_bytes(bytes: &[u8]) -> String {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A models folder holding one file `f.bin` and a manifest that names its sha256.
+    fn folder(bytes: &[u8]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.bin"), bytes).unwrap();
+        let manifest =
+            serde_json::json!({"files": [{"dest": "f.bin", "sha256": sha256_bytes(bytes), "size": bytes.len()}]});
+        std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
+        dir
+    }
+
+    /// Changes one byte of `f.bin` and puts its modification time back as it was.
+    fn flip_keeping_mtime(dir: &Path) {
+        let path = dir.join("f.bin");
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[0] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(modified).unwrap();
+    }
+
+    #[test]
+    fn a_matching_file_is_remembered_and_a_changed_one_hashed_again() {
+        let dir = folder(b"model weights");
+        Assets::open(dir.path()).unwrap().verified("f.bin", true).unwrap();
+        assert!(dir.path().join(STAMPS).is_file(), "the match is remembered");
+        // Changed content with a new modification time: hashed again, and refused.
+        let path = dir.path().join("f.bin");
+        std::fs::write(&path, b"model weightz").unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+        let err = Assets::open(dir.path()).unwrap().verified("f.bin", true).unwrap_err().to_string();
+        assert!(err.contains("differs from the manifest") && err.contains("models/fetch"), "{err}");
+    }
+
+    #[test]
+    fn reverify_hashes_even_what_looks_unchanged() {
+        let dir = folder(b"model weights");
+        Assets::open(dir.path()).unwrap().verified("f.bin", true).unwrap();
+        flip_keeping_mtime(dir.path());
+        // Same size and time: trusted from the stamp (the documented trade-off) ...
+        assert!(Assets::open(dir.path()).unwrap().verified("f.bin", true).is_ok());
+        // ... unless asked to verify again.
+        let err = Assets::open(dir.path()).unwrap().reverify(true).verified("f.bin", true).unwrap_err();
+        assert!(err.to_string().contains("differs from the manifest"), "{err}");
+    }
+}
