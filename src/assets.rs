@@ -99,6 +99,8 @@ impl Assets {
         self
     }
 
+    /// The stamps of earlier checks. A missing or unreadable stamp file only means every file is
+    /// hashed again, so it reads as no stamps.
     fn stamps(&self) -> std::collections::HashMap<String, Stamp> {
         let text = std::fs::read_to_string(self.root.join(STAMPS)).unwrap_or_default();
         serde_json::from_str(&text).unwrap_or_default()
