@@ -176,6 +176,14 @@ impl Head {
         }
     }
 
+    /// The id the layers give: `head-` and the first 12 hex digits of the sha256 of the layers
+    /// as compact JSON (what `train` writes), so an edited head no longer matches its id.
+    pub fn computed_id(&self) -> Result<String> {
+        let layers = serde_json::to_string(&self.layers)
+            .map_err(|source| Error::Json { path: "(head layers)".into(), source })?;
+        Ok(format!("head-{}", &crate::assets::sha256_bytes(layers.as_bytes())[..12]))
+    }
+
     /// Width of the input features.
     pub fn input_width(&self) -> usize {
         self.layers.first().map_or(0, |l| l.weights.ncols())

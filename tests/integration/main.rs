@@ -8,4 +8,5 @@ mod embed;
 mod encoder;
 mod eval;
 mod precision;
+mod regression;
 mod score;
