@@ -6,6 +6,14 @@ use std::path::{Path, PathBuf};
 /// Result alias used across the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `text` with control characters (terminal escape sequences from input among them) shown as
+/// Rust escapes, so nothing read from input can drive the user's terminal. Newlines stay.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
 /// A place in an input: a file (or `-` for stdin) and a 1-based line or record number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

@@ -56,10 +56,16 @@ struct Writers {
 
 /// Runs `score`: loads the models, then streams the inputs through them.
 pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSummary> {
-    let sources = discover(&settings.inputs, settings.format)?;
-    if sources.is_empty() {
+    let found = discover(&settings.inputs, settings.format)?;
+    if found.sources.is_empty() && found.problems.is_empty() {
         return Err(Error::NoInput("no input files found (looked for .txt, .jsonl and .csv)".into()));
     }
+    let mut summary = ScoreSummary::default();
+    found.notes.iter().for_each(|note| progress.note(note));
+    for problem in found.problems {
+        skip(problem, settings.strict, &mut summary, progress)?;
+    }
+    let sources = found.sources;
     let (assets, mut scorer) = settings.scorer.build()?;
     let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
     std::fs::create_dir_all(&settings.out).map_err(|e| Error::io(&settings.out, e))?;
@@ -71,7 +77,6 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
         model: format!("all-MiniLM-L6-v2@{}/{}", short(&scorer.head().encoder.onnx_sha256), scorer.backend_name()),
         head: scorer.head().id.clone(),
     };
-    let mut summary = ScoreSummary::default();
     let started = Instant::now();
     let mut chunk: Vec<(Article, Vec<Paragraph>)> = Vec::new();
     let mut chunk_content = 0usize;
@@ -84,12 +89,10 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     for item in stream {
         let article = match item {
             Ok(article) => article,
-            Err(e) if e.is_record() && !settings.strict => {
-                summary.skipped += 1;
-                progress.note(&format!("skipped: {e}"));
+            Err(e) => {
+                skip(e, settings.strict, &mut summary, progress)?;
                 continue;
             }
-            Err(e) => return Err(e),
         };
         let paras = paragraphs(&article.body);
         chunk_content += paras.iter().filter(|p| p.kind == Kind::Content).count();
@@ -112,6 +115,16 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     writers.paragraphs.commit()?;
     writers.articles.commit()?;
     Ok(summary)
+}
+
+/// Skips a bad record with a note, or with `strict` (or for any other error) stops the run.
+fn skip(e: Error, strict: bool, summary: &mut ScoreSummary, progress: &dyn Progress) -> Result<()> {
+    if !e.is_record() || strict {
+        return Err(e);
+    }
+    summary.skipped += 1;
+    progress.note(&format!("skipped: {e}"));
+    Ok(())
 }
 
 fn short(sha: &str) -> &str {

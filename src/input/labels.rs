@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::quotes::{QuoteCheck, MAX_RECORD_BYTES};
 use super::{utf8, Format};
 use crate::error::{Error, Location, Result};
 
@@ -102,25 +103,39 @@ pub fn parse_jsonl<R: BufRead>(mut reader: R, path: &Path) -> Result<Vec<Sample>
 
 /// Parses labeled CSV with a header naming at least `text` and `label`.
 pub fn parse_csv<R: Read>(reader: R, path: &Path) -> Result<Vec<Sample>> {
-    let mut reader = csv::Reader::from_reader(reader);
+    let mut reader = csv::Reader::from_reader(QuoteCheck::new(reader, MAX_RECORD_BYTES));
     let headers = reader.headers().map_err(|e| Error::record(Location::line(path, 1), e.to_string()))?.clone();
+    if let Some(problem) = QuoteCheck::of_last_record(&mut reader).into_iter().next() {
+        return Err(Error::record(Location::line(path, 1), problem.message));
+    }
     let find = |name: &str| headers.iter().position(|h| h.trim() == name);
     let (Some(text), Some(label)) = (find("text"), find("label")) else {
         return Err(Error::record(Location::line(path, 1), "header must have columns \"text\" and \"label\""));
     };
     let (id, article) = (find("id"), find("article_id"));
     let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            Error::record(Location::line(path, line), format!("malformed CSV record ({e})"))
-        })?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let read = reader.read_record(&mut record);
+        let problem = QuoteCheck::of_last_record(&mut reader).into_iter().next();
+        let line = |e: &csv::Error| e.position().map_or(0, |p| p.line());
+        match (read, problem) {
+            (Ok(false), _) => return Ok(out),
+            (Ok(true), None) => {}
+            (Ok(true), Some(problem)) => {
+                let at = Location::line(path, record.position().map_or(0, |p| p.line()));
+                return Err(Error::record(at, problem.message));
+            }
+            (Err(e), problem) => {
+                let message = problem.map_or_else(|| format!("malformed CSV record ({e})"), |p| p.message);
+                return Err(Error::record(Location::line(path, line(&e)), message));
+            }
+        }
         let at = Location::line(path, record.position().map(|p| p.line()).unwrap_or(0));
         let get = |i: Option<usize>| i.and_then(|i| record.get(i)).map(String::from);
         let fields = Record { id: get(id), article_id: get(article), text: get(Some(text)), label: get(Some(label)) };
         out.push(sample(fields, at)?);
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -6,12 +6,14 @@
 mod csv_articles;
 mod jsonl;
 pub mod labels;
+mod quotes;
 mod stream;
 mod text;
 
 pub use csv_articles::CsvArticles;
 pub use jsonl::JsonlArticles;
-pub use stream::{discover, total_bytes, ArticleStream, Source};
+pub use quotes::MAX_RECORD_BYTES;
+pub use stream::{discover, total_bytes, ArticleStream, Discovery, Source};
 pub use text::parse_text;
 
 use std::path::Path;

@@ -10,7 +10,7 @@ use crate::error::{Error, Location, Result};
 /// the title; the rest is the body (split later into paragraphs).
 pub fn parse_text<R: Read>(mut reader: R, path: &Path) -> Result<Article> {
     let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    reader.read_to_end(&mut bytes).map_err(|e| super::stream::unreadable(path, &e))?;
     let whole = Location::file(path);
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,

@@ -195,3 +195,165 @@ fn compare_creates_its_out_folder_and_refuses_non_iso_months() {
     assert_contains(&run, "articles.csv:3: date \"14/03/2025\" is not ISO 8601");
     assert_eq!(files_in(&dir.path().join("m")), Vec::<String>::new());
 }
+
+// 1: a CSV with an unclosed quote silently merges records.
+
+const UNCLOSED: &[u8] =
+    b"id,text\nu1,\"never closed.\nu2,\"Second paragraph of talks.\"\nu3,\"Talks resumed in Geneva.\"\n";
+
+#[test]
+fn csv_unclosed_quote_is_a_bad_record_not_a_merged_paragraph() {
+    let dir = folder(&[("x.csv", UNCLOSED)]);
+    let run = score(dir.path(), &["x.csv"], &[]);
+    run.expect_code(3);
+    assert_contains(
+        &run,
+        "skipped: x.csv:2: malformed CSV record: the quoted field that opens on line 2 closes on line 3",
+    );
+    let (h, rows) = read_csv(&dir.path().join("out/paragraphs.csv"));
+    assert_eq!(column(&h, &rows, "article_id"), vec!["u3"], "{}", run.show());
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    let run = score(dir.path(), &["x.csv"], &["--strict"]);
+    run.expect_code(1);
+    assert_contains(&run, "x.csv:2: malformed CSV record");
+    assert_eq!(files_in(&dir.path().join("out")), Vec::<String>::new(), "{}", run.show());
+}
+
+#[test]
+fn csv_quote_open_to_the_end_of_the_file_is_a_bad_record() {
+    let dir = folder(&[("a.jsonl", GOOD), ("x.csv", b"id,text\nu1,\"never closed.\nu2,Second.\nu3,Third.\n")]);
+    let run = score(dir.path(), &["a.jsonl", "x.csv"], &[]);
+    run.expect_code(3);
+    assert_contains(&run, "x.csv:2: malformed CSV record: the quoted field that opens on line 2 is never closed");
+}
+
+#[test]
+fn labeled_csv_with_an_unclosed_quote_is_refused_with_its_line() {
+    let dir = folder(&[("l.csv", b"text,label\n\"open,neutral\nTalks resumed.,\"optimistic\"\n")]);
+    let run = stancemeter(dir.path(), &["eval", "--labels", "l.csv"]);
+    run.expect_code(1);
+    assert_contains(&run, "l.csv:2: malformed CSV record: the quoted field that opens on line 2");
+}
+
+// 13: numeric JSONL ids.
+
+#[test]
+fn numeric_jsonl_id_is_a_bad_record_that_says_to_quote_it() {
+    let dir = folder(&[("a.jsonl", GOOD), ("n.jsonl", b"{\"id\":1e2,\"text\":\"Talks resumed in Geneva.\"}\n")]);
+    let run = score(dir.path(), &["a.jsonl", "n.jsonl"], &[]);
+    run.expect_code(3);
+    assert_contains(&run, "n.jsonl:1: \"id\" is the number 100.0; ids must be strings");
+    let (h, rows) = read_csv(&dir.path().join("out/articles.csv"));
+    assert_eq!(column(&h, &rows, "article_id"), vec!["good"]);
+}
+
+// 15: an unreadable file aborts the whole run.
+
+/// Runs `score` as an unprivileged user when the tests run as root (root reads any file).
+fn score_unprivileged(dir: &Path, inputs: &[&str], extra: &[&str]) -> crate::common::Run {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let root_user = std::fs::read(dir.join("secret.jsonl")).is_ok();
+    let mut args = vec!["score"];
+    args.extend_from_slice(inputs);
+    args.extend_from_slice(&["--out", "out", "--quiet"]);
+    args.extend_from_slice(extra);
+    let exe = env!("CARGO_BIN_EXE_stancemeter");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(&args).current_dir(dir).env("STANCEMETER_MODELS", root().join("models"));
+    if root_user {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        cmd.uid(65534).gid(65534);
+    }
+    let output = cmd.output().unwrap();
+    crate::common::Run { command: format!("(cd {} && {exe} {})", dir.display(), args.join(" ")), output }
+}
+
+#[test]
+fn unreadable_file_is_skipped_as_a_bad_record_and_strict_stops() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = folder(&[("a.jsonl", GOOD), ("secret.jsonl", GOOD)]);
+    let secret = dir.path().join("secret.jsonl");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::os::unix::fs::symlink("nowhere.jsonl", dir.path().join("dangling.jsonl")).unwrap();
+    let run = score_unprivileged(dir.path(), &["."], &[]);
+    run.expect_code(3);
+    assert!(run.stderr().contains("skipped: ./secret.jsonl: cannot be read (Permission denied"), "{}", run.show());
+    assert_contains(&run, "skipped: ./dangling.jsonl: cannot be read (No such file");
+    let (h, rows) = read_csv(&dir.path().join("out/articles.csv"));
+    assert_eq!(column(&h, &rows, "article_id"), vec!["good"]);
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    let run = score_unprivileged(dir.path(), &["."], &["--strict"]);
+    run.expect_code(1);
+    assert_contains(&run, "dangling.jsonl: cannot be read");
+    assert_eq!(files_in(&dir.path().join("out")), Vec::<String>::new());
+}
+
+// 16: a header-only CSV is accepted silently.
+
+#[test]
+fn header_only_csv_is_reported_and_strict_refuses_it() {
+    let dir = folder(&[("a.jsonl", GOOD), ("h.csv", b"id,text\n")]);
+    let run = score(dir.path(), &["a.jsonl", "h.csv"], &[]);
+    run.expect_code(3);
+    assert_contains(&run, "skipped: h.csv: has a header but no articles");
+    let run = score(dir.path(), &["a.jsonl", "h.csv"], &["--strict"]);
+    run.expect_code(1);
+    assert_contains(&run, "h.csv: has a header but no articles");
+}
+
+// 6: hangs on a FIFO and on symlinks that loop.
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(status.success());
+}
+
+/// Runs `score` with a deadline: a hang fails the test instead of stalling the suite.
+fn score_within(dir: &Path, args: &[&str], seconds: u64) -> crate::common::Run {
+    let exe = env!("CARGO_BIN_EXE_stancemeter");
+    let mut child = std::process::Command::new(exe)
+        .args(args)
+        .current_dir(dir)
+        .env("STANCEMETER_MODELS", root().join("models"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            panic!("stancemeter {} hung for {seconds} s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    crate::common::Run { command: format!("(cd {} && {exe} {})", dir.display(), args.join(" ")), output }
+}
+
+#[test]
+fn fifo_in_a_folder_is_passed_over_and_a_named_fifo_is_refused() {
+    let dir = folder(&[("in/a.jsonl", GOOD)]);
+    mkfifo(&dir.path().join("in/pipe.txt"));
+    let run = score_within(dir.path(), &["score", "in", "--out", "out", "--quiet"], 60);
+    run.expect_code(0);
+    assert_contains(&run, "passed over in/pipe.txt: it is a named pipe (FIFO), not a file");
+    let run = score_within(dir.path(), &["score", "in/pipe.txt", "--out", "out", "--quiet"], 60);
+    run.expect_code(2);
+    assert_contains(&run, "in/pipe.txt: is a named pipe (FIFO), not a regular file; to read from a pipe, give `-`");
+}
+
+#[test]
+fn symlinks_that_loop_are_searched_once() {
+    let dir = folder(&[("in/a.jsonl", GOOD)]);
+    std::os::unix::fs::symlink(".", dir.path().join("in/self")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("in/parent")).unwrap();
+    let run = score_within(dir.path(), &["score", "in", "--out", "out", "--quiet"], 60);
+    run.expect_code(0);
+    assert_contains(&run, "passed over in/self: it is");
+    assert_contains(&run, "already searched (a link back to it)");
+    let (h, rows) = read_csv(&dir.path().join("out/articles.csv"));
+    assert_eq!(column(&h, &rows, "article_id"), vec!["good"], "{}", run.show());
+}
