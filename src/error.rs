@@ -144,6 +144,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Another run holds the output folder.
+    #[error("{}: another stancemeter run is writing into this folder; wait for it to finish, or choose another --out", printable(&path.display().to_string()))]
+    Busy {
+        /// The output folder.
+        path: PathBuf,
+    },
     /// The inputs hold nothing usable (every record was bad, or there were none).
     #[error("{0}")]
     NoInput(String),

@@ -5,6 +5,7 @@
 
 mod bar;
 mod cli;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ use stancemeter::commands::{embed, eval, score, train};
 use stancemeter::{compare, Error, Result};
 
 fn main() -> ExitCode {
+    signals::remove_partial_files_on_signals();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

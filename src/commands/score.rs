@@ -3,7 +3,8 @@
 //! Articles stream through in chunks of about `chunk_paragraphs` content paragraphs: each
 //! chunk is encoded in length-sorted batches, its rows written, and its articles rolled up,
 //! so memory stays flat however long the input is. Both files appear only when the run is
-//! complete.
+//! complete, and together: the output folder is locked for the run, and if the second file
+//! cannot be moved into place the first is removed again.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,7 +14,7 @@ use crate::assets::LEXICON;
 use crate::error::{Error, Result};
 use crate::input::{discover, total_bytes, Article, ArticleStream, Format};
 use crate::lexicon::Lexicon;
-use crate::output::{round4, ArticleRow, AtomicCsv, ParagraphRow, Provenance};
+use crate::output::{commit_all, lock_folder, round4, ArticleRow, AtomicCsv, Cells, ParagraphRow, Provenance};
 use crate::progress::Progress;
 use crate::score::Scorer;
 use crate::segment::{paragraphs, Kind, Paragraph};
@@ -32,6 +33,9 @@ pub struct ScoreSettings {
     pub out: PathBuf,
     /// Stop at the first bad record instead of skipping it.
     pub strict: bool,
+    /// Write text cells exactly as read (default: cells a spreadsheet would take for a formula
+    /// get a leading `'`).
+    pub raw_cells: bool,
     /// Content paragraphs per encoding chunk.
     pub chunk_paragraphs: usize,
     /// The encoder and head.
@@ -49,9 +53,13 @@ pub struct ScoreSummary {
     pub skipped: u64,
 }
 
+/// The files `score` writes into its output folder, in the order they are moved into place.
+const OUTPUTS: [&str; 2] = ["paragraphs.csv", "articles.csv"];
+
 struct Writers {
     paragraphs: AtomicCsv,
     articles: AtomicCsv,
+    cells: Cells,
 }
 
 /// Runs `score`: loads the models, then streams the inputs through them.
@@ -66,12 +74,26 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
         skip(problem, settings.strict, &mut summary, progress)?;
     }
     let sources = found.sources;
+    let out = &settings.out;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let lock = lock_folder(out)?;
+    let swept = crate::output::sweep_partial_files(out, &OUTPUTS, &lock)?;
+    if swept > 0 {
+        progress.note(&format!("removed {swept} temporary files an interrupted run left in {}", out.display()));
+    }
+    for name in OUTPUTS {
+        if out.join(name).is_dir() {
+            let problem =
+                std::io::Error::other("is a folder where the output file goes; move it, or choose another --out");
+            return Err(Error::io(out.join(name), problem));
+        }
+    }
     let (assets, mut scorer) = settings.scorer.build()?;
     let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
-    std::fs::create_dir_all(&settings.out).map_err(|e| Error::io(&settings.out, e))?;
     let mut writers = Writers {
-        paragraphs: AtomicCsv::create(&settings.out.join("paragraphs.csv"))?,
-        articles: AtomicCsv::create(&settings.out.join("articles.csv"))?,
+        paragraphs: AtomicCsv::create(&out.join(OUTPUTS[0]))?,
+        articles: AtomicCsv::create(&out.join(OUTPUTS[1]))?,
+        cells: Cells { raw: settings.raw_cells },
     };
     let provenance = Provenance {
         model: format!("all-MiniLM-L6-v2@{}/{}", short(&scorer.head().encoder.onnx_sha256), scorer.backend_name()),
@@ -112,8 +134,8 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
             summary.skipped
         )));
     }
-    writers.paragraphs.commit()?;
-    writers.articles.commit()?;
+    commit_all(vec![writers.paragraphs, writers.articles])?;
+    drop(lock);
     Ok(summary)
 }
 
@@ -163,19 +185,20 @@ fn flush(
             debug_assert_eq!(s.index, next, "scores come back in input order");
             next += 1;
             let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
+            let cells = writers.cells;
             writers.paragraphs.write(&ParagraphRow {
-                article_id: &article.id,
-                outlet: article.outlet.as_deref().unwrap_or(""),
+                article_id: cells.text(&article.id),
+                outlet: cells.text(article.outlet.as_deref().unwrap_or("")),
                 paragraph: p.index,
                 kind: p.kind.as_str(),
-                label: &head.labels[s.label],
+                label: cells.text(&head.labels[s.label]),
                 p_optimistic: round4(p_opt),
                 p_neutral: round4(p_neu),
                 p_skeptical: round4(p_ske),
                 stance: round4(p_opt - p_ske),
                 windows: s.windows,
                 words: p.words,
-                text: &p.text,
+                text: cells.text(&p.text),
             })?;
             let content = p.kind == Kind::Content;
             acc.add(&ParagraphFacts {
@@ -187,7 +210,7 @@ fn flush(
             });
             summary.paragraphs += 1;
         }
-        writers.articles.write(&ArticleRow::new(&article, &acc.finish(), provenance))?;
+        writers.articles.write(&ArticleRow::new(&article, &acc.finish(), provenance, writers.cells))?;
         summary.articles += 1;
     }
     Ok(())

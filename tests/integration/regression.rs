@@ -357,3 +357,117 @@ fn symlinks_that_loop_are_searched_once() {
     let (h, rows) = read_csv(&dir.path().join("out/articles.csv"));
     assert_eq!(column(&h, &rows, "article_id"), vec!["good"], "{}", run.show());
 }
+
+// 3, 4, 7: the output pair, concurrent runs, stray temporary files.
+
+#[test]
+fn second_file_that_cannot_be_committed_leaves_neither_file() {
+    let dir = folder(&[("a.jsonl", GOOD)]);
+    std::fs::create_dir_all(dir.path().join("out/articles.csv/x")).unwrap();
+    let run = score(dir.path(), &["a.jsonl"], &[]);
+    run.expect_code(1);
+    assert_contains(&run, "out/articles.csv: is a folder where the output file goes");
+    assert_eq!(files_in(&dir.path().join("out")), vec!["articles.csv"], "{}", run.show());
+}
+
+/// Starts a slow `score` of the demo corpus into `dir/out` and waits until it is writing.
+fn start_slow_run(dir: &Path) -> std::process::Child {
+    let demo = root().join("data/demo/articles.jsonl");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stancemeter"))
+        .args(["score", demo.to_str().unwrap(), "--out", "out", "--quiet", "--batch-size", "1", "--threads", "1"])
+        .current_dir(dir)
+        .env("STANCEMETER_MODELS", root().join("models"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !files_in(&dir.join("out")).iter().any(|f| f.ends_with(".partial")) {
+        assert!(std::time::Instant::now() < deadline, "the run never started writing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill").args(["-s", name, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn concurrent_runs_into_one_out_are_refused_while_the_first_writes() {
+    let dir = folder(&[("a.jsonl", GOOD)]);
+    let mut first = start_slow_run(dir.path());
+    let second = score(dir.path(), &["a.jsonl"], &[]);
+    let still_running = first.try_wait().unwrap().is_none();
+    signal(&first, "TERM");
+    first.wait().unwrap();
+    assert!(still_running, "the first run ended before the second started; the test proves nothing");
+    second.expect_code(1);
+    assert_contains(&second, "out: another stancemeter run is writing into this folder");
+    assert!(!files_in(&dir.path().join("out")).iter().any(|f| f.ends_with(".csv")), "{}", second.show());
+}
+
+#[test]
+fn sigint_and_sigterm_remove_the_partial_files() {
+    for name in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = start_slow_run(dir.path());
+        signal(&child, name);
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "SIG{name}: {status:?}");
+        assert_eq!(files_in(&dir.path().join("out")), Vec::<String>::new(), "SIG{name} left files behind");
+    }
+}
+
+#[test]
+fn partial_files_of_a_killed_run_are_swept_by_the_next_run() {
+    let dir = folder(&[("a.jsonl", GOOD)]);
+    let mut child = start_slow_run(dir.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(dir.path().join("out/.notes.csv.abcdef.partial"), "not ours").unwrap();
+    let left = files_in(&dir.path().join("out"));
+    assert_eq!(left.iter().filter(|f| f.ends_with(".partial")).count(), 3, "{left:?}");
+    let run = score(dir.path(), &["a.jsonl"], &[]);
+    run.expect_code(0);
+    assert_contains(&run, "removed 2 temporary files an interrupted run left in out");
+    assert_eq!(
+        files_in(&dir.path().join("out")),
+        vec![".notes.csv.abcdef.partial", "articles.csv", "paragraphs.csv"],
+        "{}",
+        run.show()
+    );
+}
+
+// 5: spreadsheet formula injection.
+
+#[test]
+fn formula_leading_cells_are_neutralised_unless_raw_cells() {
+    let article = serde_json::json!({
+        "id": "=HYPERLINK(\"http://x\",\"y\")",
+        "outlet": "+Wire",
+        "title": "@Title",
+        "date": "-2025",
+        "paragraphs": ["-Talks collapsed after Moscow rejected the proposal outright.", "=1+1 said nothing."]
+    });
+    let dir = folder(&[("f.jsonl", format!("{article}\n").as_bytes())]);
+    let run = score(dir.path(), &["f.jsonl"], &[]);
+    run.expect_code(0);
+    let (h, rows) = read_csv(&dir.path().join("out/paragraphs.csv"));
+    assert_eq!(column(&h, &rows, "article_id")[0], "'=HYPERLINK(\"http://x\",\"y\")");
+    assert_eq!(column(&h, &rows, "outlet")[0], "'+Wire");
+    assert_eq!(
+        column(&h, &rows, "text"),
+        vec!["'-Talks collapsed after Moscow rejected the proposal outright.", "'=1+1 said nothing."]
+    );
+    let stance: f64 = column(&h, &rows, "stance")[0].parse().expect("stance stays a number");
+    assert!(stance < 0.0, "a skeptical paragraph has a negative stance: {stance}");
+    let (h, rows) = read_csv(&dir.path().join("out/articles.csv"));
+    assert_eq!((column(&h, &rows, "title")[0], column(&h, &rows, "date")[0]), ("'@Title", "'-2025"));
+    let run = score(dir.path(), &["f.jsonl"], &["--raw-cells"]);
+    run.expect_code(0);
+    let (h, rows) = read_csv(&dir.path().join("out/articles.csv"));
+    assert_eq!(column(&h, &rows, "article_id")[0], "=HYPERLINK(\"http://x\",\"y\")");
+    assert_eq!(column(&h, &rows, "outlet")[0], "+Wire");
+}
