@@ -45,10 +45,12 @@ pub struct ManifestEntry {
 pub struct Assets {
     root: PathBuf,
     entries: Vec<ManifestEntry>,
-    /// Files whose sha256 already matched in this process (score loads two encoders that
-    /// share the tokenizer and the safetensors file; each is hashed once).
-    hashed: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
+
+/// Files (path and expected sha256) whose sha256 already matched in this process: score loads
+/// two encoders that share the runtime library, the tokenizer and the safetensors file, and
+/// tests load many; each file is hashed once per process.
+static HASHED: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
 
 impl Assets {
     /// Finds the models folder (see the module docs) and reads its manifest.
@@ -68,7 +70,7 @@ impl Assets {
             .map_err(|e| Error::Model { path: manifest.clone(), problem: format!("not valid JSON ({e})") })?;
         let mut entries = Vec::new();
         collect_entries(&value, &mut entries);
-        Ok(Assets { root: root.to_path_buf(), entries, hashed: Default::default() })
+        Ok(Assets { root: root.to_path_buf(), entries })
     }
 
     /// The models folder.
@@ -97,8 +99,9 @@ impl Assets {
                 problem: format!("size {} differs from the manifest's {}", meta.len(), entry.size),
             });
         }
-        let mut hashed = self.hashed.lock().unwrap_or_else(|e| e.into_inner());
-        if hash && !hashed.contains(relative) {
+        let key = (std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()), entry.sha256.clone());
+        let mut hashed = HASHED.lock().unwrap_or_else(|e| e.into_inner());
+        if hash && !hashed.contains(&key) {
             let actual = sha256_file(&path)?;
             if actual != entry.sha256 {
                 return Err(Error::Model {
@@ -106,7 +109,7 @@ impl Assets {
                     problem: format!("sha256 {actual} differs from the manifest's {}", entry.sha256),
                 });
             }
-            hashed.insert(relative.to_string());
+            hashed.push(key);
         }
         Ok(path)
     }

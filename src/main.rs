@@ -42,8 +42,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "stancemeter: scored {} articles ({} paragraphs); wrote {} and {}",
                 summary.articles,
                 summary.paragraphs,
-                settings.out.join("paragraphs.csv").display(),
-                settings.out.join("articles.csv").display()
+                bar::printable(&settings.out.join("paragraphs.csv").display().to_string()),
+                bar::printable(&settings.out.join("articles.csv").display().to_string())
             );
             if summary.skipped == 0 {
                 return Ok(ExitCode::SUCCESS);
@@ -78,9 +78,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!(
                 "stancemeter: {} groups -> {}; {} pairs -> {}",
                 summary.groups,
-                settings.out.display(),
+                bar::printable(&settings.out.display().to_string()),
                 summary.pairs,
-                summary.pairs_path.display()
+                bar::printable(&summary.pairs_path.display().to_string())
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::aggregate::{ArticleAccumulator, ParagraphFacts};
 use crate::assets::LEXICON;
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::input::{discover, total_bytes, Article, ArticleStream, Format};
 use crate::lexicon::Lexicon;
 use crate::output::{commit_all, lock_folder, round4, ArticleRow, AtomicCsv, Cells, ParagraphRow, Provenance};
@@ -79,7 +79,7 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     let lock = lock_folder(out)?;
     let swept = crate::output::sweep_partial_files(out, &OUTPUTS, &lock)?;
     if swept > 0 {
-        progress.note(&format!("removed {swept} temporary files an interrupted run left in {}", out.display()));
+        progress.note(&format!("removed {swept} temporary files an interrupted run left in {}", shown(out)));
     }
     for name in OUTPUTS {
         if out.join(name).is_dir() {

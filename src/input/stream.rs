@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{parse_text, Article, CsvArticles, Format, JsonlArticles};
-use crate::error::{Error, Location, Result};
+use crate::error::{shown, Error, Location, Result};
 
 /// One input file (or stdin) and its format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub fn discover(inputs: &[PathBuf], format: Option<Format>) -> Result<Discovery>
             let format = Format::from_path(input).or(format).ok_or_else(|| {
                 Error::Usage(format!(
                     "{}: unknown input format; use a .txt, .jsonl or .csv extension, or --format",
-                    crate::error::printable(&input.display().to_string())
+                    shown(input)
                 ))
             })?;
             found.sources.push(Source { path: input.clone(), format });
@@ -63,7 +63,7 @@ pub fn discover(inputs: &[PathBuf], format: Option<Format>) -> Result<Discovery>
             return Err(Error::Usage(format!(
                 "{}: is {}, not a regular file; to read from a pipe, give `-` with --format and redirect the pipe to \
                  standard input",
-                crate::error::printable(&input.display().to_string()),
+                shown(input),
                 kind_of(&meta)
             )));
         }
@@ -90,7 +90,6 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
 }
 
 fn walk(dir: &Path, found: &mut Discovery, searched: &mut HashSet<PathBuf>) {
-    let shown = |p: &Path| crate::error::printable(&p.display().to_string());
     let unreadable = |e: std::io::Error| {
         Error::record(
             Location::file(dir),

@@ -471,3 +471,70 @@ fn formula_leading_cells_are_neutralised_unless_raw_cells() {
     assert_eq!(column(&h, &rows, "article_id")[0], "=HYPERLINK(\"http://x\",\"y\")");
     assert_eq!(column(&h, &rows, "outlet")[0], "+Wire");
 }
+
+// 10: the ONNX Runtime library was only size-checked.
+
+#[test]
+fn runtime_library_with_a_flipped_byte_is_refused_naming_the_file_and_the_fetch_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(models.join("onnxruntime")).unwrap();
+    std::fs::create_dir_all(models.join("heads")).unwrap();
+    let real = root().join("models");
+    for file in ["manifest.json", "heads/default.json"] {
+        std::fs::copy(real.join(file), models.join(file)).unwrap();
+    }
+    for linked in ["minilm", "vader"] {
+        std::os::unix::fs::symlink(std::fs::canonicalize(real.join(linked)).unwrap(), models.join(linked)).unwrap();
+    }
+    let library = stancemeter::assets::RUNTIME_LIBRARY;
+    let mut bytes = std::fs::read(real.join(library)).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(models.join(library), bytes).unwrap();
+    std::fs::write(dir.path().join("a.jsonl"), GOOD).unwrap();
+    let run = stancemeter_with(dir.path(), &["score", "a.jsonl", "--out", "out", "--quiet"], None, &models);
+    run.expect_code(1);
+    assert_contains(&run, "libonnxruntime.so.1.32.0: sha256");
+    assert_contains(&run, "run `bash models/fetch`");
+    assert!(!dir.path().join("out/paragraphs.csv").exists());
+}
+
+// 11: an edited head keeps its id.
+
+#[test]
+fn edited_head_whose_id_no_longer_matches_its_weights_is_refused() {
+    let dir = folder(&[("a.jsonl", GOOD)]);
+    let mut head = default_head();
+    let w = head["layers"][1]["weights"][0][0].as_f64().unwrap();
+    head["layers"][1]["weights"][0][0] = serde_json::json!(w + 0.5);
+    write_json(&dir.path().join("edited.json"), &head);
+    let run = score(dir.path(), &["a.jsonl"], &["--head", "edited.json"]);
+    run.expect_code(1);
+    assert_contains(&run, "edited.json: its id \"head-");
+    assert_contains(&run, "does not match its weights");
+    assert_contains(&run, "retrain it with `stancemeter train`");
+    let shipped = stancemeter::score::Head::load(&root().join("models/heads/default.json")).expect("shipped head");
+    assert_eq!(shipped.computed_id().unwrap(), shipped.id, "the shipped head's id is its weights' hash");
+}
+
+// 12: terminal escape sequences from input echoed raw.
+
+#[test]
+fn escape_sequences_from_input_never_reach_the_terminal_raw() {
+    let dup = b"{\"id\":\"dup\\u001b[31mred\",\"text\":\"Talks resumed in Geneva today.\"}\n";
+    let mut twice = dup.to_vec();
+    twice.extend_from_slice(dup);
+    twice.extend_from_slice(b"{\"id\":\"x\",\"text\":7,\"title\":\"\\u001b]0;pwned\\u0007\"}\n");
+    let dir = folder(&[("d.jsonl", &twice), ("e\x1b[2J.jsonl", b"not json\n")]);
+    let out = "out\x1b[5m";
+    let run = stancemeter(dir.path(), &["score", "d.jsonl", "e\x1b[2J.jsonl", "--out", out, "--quiet"]);
+    run.expect_code(3);
+    assert!(!run.output.stderr.contains(&0x1b) && !run.output.stderr.contains(&0x07), "raw escapes\n{}", run.show());
+    assert_contains(&run, "d.jsonl:2: duplicate article id \"dup\\u{1b}[31mred\"");
+    assert_contains(&run, "e\\u{1b}[2J.jsonl:1: not a JSON object");
+    assert_contains(&run, "wrote out\\u{1b}[5m/paragraphs.csv");
+    let run = stancemeter(dir.path(), &["score", "d.jsonl", "--out", out, "--quiet", "--strict"]);
+    run.expect_code(1);
+    assert!(!run.output.stderr.contains(&0x1b), "raw escapes in the error\n{}", run.show());
+}
