@@ -6,18 +6,20 @@
 //! complete, and together: the output folder is locked for the run, and if the second file
 //! cannot be moved into place the first is removed again.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::aggregate::{ArticleAccumulator, ParagraphFacts};
 use crate::assets::LEXICON;
 use crate::error::{shown, Error, Result};
-use crate::input::{discover, total_bytes, Article, ArticleStream, Format};
+use crate::input::labels::paragraph_too_long;
+use crate::input::{discover, total_bytes, Article, ArticleStream, Body, Format};
 use crate::lexicon::Lexicon;
 use crate::output::{commit_all, lock_folder, round4, ArticleRow, AtomicCsv, Cells, ParagraphRow, Provenance};
 use crate::progress::Progress;
 use crate::score::Scorer;
-use crate::segment::{paragraphs, Kind, Paragraph};
+use crate::segment::{into_paragraphs, longest_paragraph, Kind, Paragraph, MAX_PARAGRAPH_BYTES};
 use crate::settings::ScorerSettings;
 
 /// What `score` reads and writes.
@@ -88,9 +90,9 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
             return Err(Error::io(out.join(name), problem));
         }
     }
-    let (assets, mut scorer) = settings.scorer.build()?;
+    let (assets, scorer) = settings.scorer.build()?;
     let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
-    let mut writers = Writers {
+    let writers = Writers {
         paragraphs: AtomicCsv::create(&out.join(OUTPUTS[0]))?,
         articles: AtomicCsv::create(&out.join(OUTPUTS[1]))?,
         cells: Cells { raw: settings.raw_cells },
@@ -100,34 +102,27 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
         head: scorer.head().id.clone(),
     };
     let started = Instant::now();
-    let mut chunk: Vec<(Article, Vec<Paragraph>)> = Vec::new();
-    let mut chunk_content = 0usize;
     progress.start(total_bytes(&sources));
     let stream = ArticleStream::new(sources, settings.outlet.clone());
     let bytes = stream.bytes_read();
     let report = |summary: &ScoreSummary| {
         progress.advance(bytes.load(std::sync::atomic::Ordering::Relaxed), &status(summary, started));
     };
+    let mut scoring = Scoring { scorer, lexicon, writers, provenance, summary, pending: Pending::default() };
     for item in stream {
-        let article = match item {
+        let article = match item.and_then(check_size) {
             Ok(article) => article,
             Err(e) => {
-                skip(e, settings.strict, &mut summary, progress)?;
+                skip(e, settings.strict, &mut scoring.summary, progress)?;
                 continue;
             }
         };
-        let paras = paragraphs(&article.body);
-        chunk_content += paras.iter().filter(|p| p.kind == Kind::Content).count();
-        chunk.push((article, paras));
-        if chunk_content >= settings.chunk_paragraphs {
-            flush(&mut chunk, &mut scorer, &lexicon, &mut writers, &provenance, &mut summary)?;
-            chunk_content = 0;
-            report(&summary);
-        }
+        scoring.add(article, settings.chunk_paragraphs, &report)?;
     }
-    flush(&mut chunk, &mut scorer, &lexicon, &mut writers, &provenance, &mut summary)?;
-    report(&summary);
+    scoring.flush()?;
+    report(&scoring.summary);
     progress.finish();
+    let Scoring { writers, summary, .. } = scoring;
     if summary.articles == 0 {
         return Err(Error::NoInput(format!(
             "no article could be read ({} bad records skipped); nothing written",
@@ -137,6 +132,122 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     commit_all(vec![writers.paragraphs, writers.articles])?;
     drop(lock);
     Ok(summary)
+}
+
+/// An article that has a paragraph over [`MAX_PARAGRAPH_BYTES`] is a bad record, found before
+/// any of its rows is written.
+fn check_size(article: Article) -> Result<Article> {
+    let longest = longest_paragraph(&article.body);
+    if longest > MAX_PARAGRAPH_BYTES {
+        let message = format!("article \"{}\": {}", article.id, paragraph_too_long(longest));
+        return Err(Error::record(article.at, message));
+    }
+    Ok(article)
+}
+
+/// An article whose paragraphs are being scored; its row is written once they all are.
+struct Open {
+    article: Article,
+    acc: ArticleAccumulator,
+    /// All its paragraphs are in the queue (or already scored).
+    queued: bool,
+}
+
+/// Paragraphs waiting to be scored, and the articles they belong to, in input order.
+#[derive(Default)]
+struct Pending {
+    open: VecDeque<Open>,
+    /// Sequence number of `open[0]`.
+    first: usize,
+    paragraphs: Vec<(usize, Paragraph)>,
+    content: usize,
+}
+
+/// The models, the writers and the queue of one run.
+struct Scoring {
+    scorer: Scorer,
+    lexicon: Lexicon,
+    writers: Writers,
+    provenance: Provenance,
+    summary: ScoreSummary,
+    pending: Pending,
+}
+
+impl Scoring {
+    /// Queues an article's paragraphs, scoring whenever a chunk is full. Chunks end between
+    /// articles once they hold `chunk` content paragraphs; a single article past 4 x `chunk`
+    /// content paragraphs (or 16 x `chunk` paragraphs of any kind) is cut, so an article of any
+    /// length is scored in bounded chunks, its accumulator carried from one to the next and its
+    /// rows written as they are scored.
+    fn add(&mut self, mut article: Article, chunk: usize, report: &dyn Fn(&ScoreSummary)) -> Result<()> {
+        let body = std::mem::replace(&mut article.body, Body::Paragraphs(Vec::new()));
+        let id = self.pending.first + self.pending.open.len();
+        self.pending.open.push_back(Open { article, acc: ArticleAccumulator::default(), queued: false });
+        for paragraph in into_paragraphs(body) {
+            self.pending.content += usize::from(paragraph.kind == Kind::Content);
+            self.pending.paragraphs.push((id, paragraph));
+            if self.pending.content >= 4 * chunk || self.pending.paragraphs.len() >= 16 * chunk {
+                self.flush()?;
+                report(&self.summary);
+            }
+        }
+        if let Some(open) = self.pending.open.back_mut() {
+            open.queued = true;
+        }
+        if self.pending.content >= chunk {
+            self.flush()?;
+            report(&self.summary);
+        }
+        Ok(())
+    }
+
+    /// Scores the queued paragraphs, writes their rows, and writes the rows of the articles
+    /// now complete.
+    fn flush(&mut self) -> Result<()> {
+        let inputs: Vec<(&str, Kind)> =
+            self.pending.paragraphs.iter().map(|(_, p)| (p.text.as_str(), p.kind)).collect();
+        let scored = self.scorer.score(&inputs)?;
+        let (head, stances, cells) = (self.scorer.head(), self.scorer.stances(), self.writers.cells);
+        let pending = &mut self.pending;
+        for ((id, p), s) in pending.paragraphs.drain(..).zip(scored) {
+            let open = &mut pending.open[id - pending.first];
+            let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
+            self.writers.paragraphs.write(&ParagraphRow {
+                article_id: cells.text(&open.article.id),
+                outlet: cells.text(open.article.outlet.as_deref().unwrap_or("")),
+                paragraph: p.index,
+                kind: p.kind.as_str(),
+                label: cells.text(&head.labels[s.label]),
+                p_optimistic: round4(p_opt),
+                p_neutral: round4(p_neu),
+                p_skeptical: round4(p_ske),
+                stance: round4(p_opt - p_ske),
+                windows: s.windows,
+                words: p.words,
+                text: cells.text(&p.text),
+            })?;
+            let content = p.kind == Kind::Content;
+            // Paragraphs are added in article order across chunks: the same sums in the same
+            // order as if the article had been scored whole, so the metrics are the same bits.
+            open.acc.add(&ParagraphFacts {
+                content,
+                stance: p_opt - p_ske,
+                label: stances.of(s.label),
+                words: p.words as u64,
+                tone: if content { self.lexicon.count(&p.text) } else { Default::default() },
+            });
+            self.summary.paragraphs += 1;
+        }
+        pending.content = 0;
+        while pending.open.front().is_some_and(|o| o.queued) {
+            let Some(done) = pending.open.pop_front() else { break };
+            pending.first += 1;
+            let row = ArticleRow::new(&done.article, &done.acc.finish(), &self.provenance, cells);
+            self.writers.articles.write(&row)?;
+            self.summary.articles += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Skips a bad record with a note, or with `strict` (or for any other error) stops the run.
@@ -163,55 +274,4 @@ fn status(summary: &ScoreSummary, started: Instant) -> String {
         summary.paragraphs,
         summary.paragraphs as f64 / secs
     )
-}
-
-fn flush(
-    chunk: &mut Vec<(Article, Vec<Paragraph>)>,
-    scorer: &mut Scorer,
-    lexicon: &Lexicon,
-    writers: &mut Writers,
-    provenance: &Provenance,
-    summary: &mut ScoreSummary,
-) -> Result<()> {
-    let inputs: Vec<(&str, Kind)> =
-        chunk.iter().flat_map(|(_, ps)| ps.iter().map(|p| (p.text.as_str(), p.kind))).collect();
-    let scored = scorer.score(&inputs)?;
-    let (head, stances) = (scorer.head(), scorer.stances());
-    let mut next = 0;
-    for (article, paras) in chunk.drain(..) {
-        let mut acc = ArticleAccumulator::default();
-        for p in &paras {
-            let s = &scored[next];
-            debug_assert_eq!(s.index, next, "scores come back in input order");
-            next += 1;
-            let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
-            let cells = writers.cells;
-            writers.paragraphs.write(&ParagraphRow {
-                article_id: cells.text(&article.id),
-                outlet: cells.text(article.outlet.as_deref().unwrap_or("")),
-                paragraph: p.index,
-                kind: p.kind.as_str(),
-                label: cells.text(&head.labels[s.label]),
-                p_optimistic: round4(p_opt),
-                p_neutral: round4(p_neu),
-                p_skeptical: round4(p_ske),
-                stance: round4(p_opt - p_ske),
-                windows: s.windows,
-                words: p.words,
-                text: cells.text(&p.text),
-            })?;
-            let content = p.kind == Kind::Content;
-            acc.add(&ParagraphFacts {
-                content,
-                stance: p_opt - p_ske,
-                label: stances.of(s.label),
-                words: p.words as u64,
-                tone: if content { lexicon.count(&p.text) } else { Default::default() },
-            });
-            summary.paragraphs += 1;
-        }
-        writers.articles.write(&ArticleRow::new(&article, &acc.finish(), provenance, writers.cells))?;
-        summary.articles += 1;
-    }
-    Ok(())
 }

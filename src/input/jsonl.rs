@@ -83,8 +83,15 @@ impl<R: BufRead> Iterator for JsonlArticles<R> {
         }
         loop {
             let mut bytes = Vec::new();
-            match self.reader.read_until(b'\n', &mut bytes) {
-                Ok(0) => {
+            let cap = super::MAX_RECORD_BYTES as usize;
+            match super::read_line_capped(&mut self.reader, &mut bytes, cap) {
+                Ok((_, true)) => {
+                    self.line += 1;
+                    self.seen_any = true;
+                    let at = Location::line(&self.path, self.line);
+                    return Some(Err(Error::record(at, super::too_large("the line"))));
+                }
+                Ok((0, _)) => {
                     if self.seen_any {
                         return None;
                     }

@@ -71,6 +71,9 @@ fn sample(record: Record, at: Location) -> Result<Sample> {
     let (Some(text), Some(label)) = (text, label) else {
         return Err(Error::record(at, "a labeled sample needs non-empty \"text\" and \"label\""));
     };
+    if text.len() > crate::segment::MAX_PARAGRAPH_BYTES {
+        return Err(Error::record(at, paragraph_too_long(text.len())));
+    }
     Ok(Sample {
         id: record.id.unwrap_or_else(|| at.to_string()),
         article_id: record.article_id.unwrap_or_default(),
@@ -80,17 +83,32 @@ fn sample(record: Record, at: Location) -> Result<Sample> {
     })
 }
 
+/// The message for a paragraph over [`crate::segment::MAX_PARAGRAPH_BYTES`].
+pub(crate) fn paragraph_too_long(bytes: usize) -> String {
+    format!(
+        "a paragraph of {:.1} MB is longer than the {} MiB one paragraph may hold; split it at its paragraph breaks \
+         (blank lines), or shorten it",
+        bytes as f64 / 1e6,
+        crate::segment::MAX_PARAGRAPH_BYTES >> 20
+    )
+}
+
 /// Parses labeled JSONL.
 pub fn parse_jsonl<R: BufRead>(mut reader: R, path: &Path) -> Result<Vec<Sample>> {
     let mut out = Vec::new();
     let mut line = 0u64;
     loop {
         let mut bytes = Vec::new();
-        if reader.read_until(b'\n', &mut bytes).map_err(|e| Error::io(path, e))? == 0 {
+        let (n, over) = super::read_line_capped(&mut reader, &mut bytes, MAX_RECORD_BYTES as usize)
+            .map_err(|e| Error::io(path, e))?;
+        if n == 0 {
             return Ok(out);
         }
         line += 1;
         let at = Location::line(path, line);
+        if over {
+            return Err(Error::record(at, super::too_large("the line")));
+        }
         let text = utf8(bytes, &at)?;
         if text.trim().is_empty() {
             continue;

@@ -105,7 +105,7 @@ impl<R: Read> QuoteCheck<R> {
     fn end_record(&mut self) {
         if self.dropping {
             let message = format!(
-                "record is longer than {} MB, the most one article may take; split the article into several records",
+                "record is longer than {} MiB, the most one article may take; split the article into several records",
                 self.limit >> 20
             );
             self.problems.push(Problem { byte: self.record_at, message, lines_dropped: self.dropped_lines });

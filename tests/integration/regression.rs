@@ -538,3 +538,65 @@ fn escape_sequences_from_input_never_reach_the_terminal_raw() {
     run.expect_code(1);
     assert!(!run.output.stderr.contains(&0x1b), "raw escapes in the error\n{}", run.show());
 }
+
+// 2: memory is not flat for one huge record.
+
+#[test]
+fn paragraph_over_the_cap_is_a_bad_record_with_the_cap_and_the_remedy() {
+    let huge = serde_json::json!({"id": "huge", "text": "ceasefire ".repeat(110_000)});
+    let mut bytes = GOOD.to_vec();
+    bytes.extend_from_slice(format!("{huge}\n").as_bytes());
+    let dir = folder(&[("h.jsonl", &bytes)]);
+    let run = score(dir.path(), &["h.jsonl"], &[]);
+    run.expect_code(3);
+    assert_contains(&run, "h.jsonl:2: article \"huge\": a paragraph of 1.1 MB is longer than the 1 MiB one paragraph");
+    assert_contains(&run, "split it at its paragraph breaks");
+    let (h, rows) = read_csv(&dir.path().join("out/articles.csv"));
+    assert_eq!(column(&h, &rows, "article_id"), vec!["good"]);
+}
+
+#[test]
+fn jsonl_line_over_the_cap_is_a_bad_record_and_the_next_line_is_read() {
+    let mut bytes = b"{\"id\":\"long\",\"text\":\"".to_vec();
+    bytes.resize(stancemeter::input::MAX_RECORD_BYTES as usize + 10, b'x');
+    bytes.extend_from_slice(b"\"}\n");
+    bytes.extend_from_slice(GOOD);
+    let dir = folder(&[("l.jsonl", &bytes)]);
+    let run = score(dir.path(), &["l.jsonl"], &[]);
+    run.expect_code(3);
+    assert_contains(&run, "l.jsonl:1: the line is larger than 64 MiB, the most one article may take");
+    let (h, rows) = read_csv(&dir.path().join("out/articles.csv"));
+    assert_eq!(column(&h, &rows, "article_id"), vec!["good"]);
+}
+
+#[test]
+fn article_of_many_paragraphs_is_scored_in_chunks_with_exact_metrics() {
+    let paragraph = |i: usize| {
+        if i.is_multiple_of(100) {
+            format!("Negotiators said on day {i} that the talks had made real progress toward a ceasefire.")
+        } else {
+            format!("Day {i} of talks")
+        }
+    };
+    let article = serde_json::json!({"id": "long", "paragraphs": (0..6000).map(paragraph).collect::<Vec<_>>()});
+    let dir = folder(&[("long.jsonl", format!("{article}\n").as_bytes())]);
+    let run = score(dir.path(), &["long.jsonl"], &[]);
+    run.expect_code(0);
+    let (h, rows) = read_csv(&dir.path().join("out/paragraphs.csv"));
+    assert_eq!(rows.len(), 6000, "{}", run.show());
+    let index: Vec<usize> = column(&h, &rows, "paragraph").iter().map(|p| p.parse().unwrap()).collect();
+    assert!(index.iter().enumerate().all(|(i, p)| i == *p), "rows keep article order across chunks");
+    let (kinds, stances, words) = (column(&h, &rows, "kind"), column(&h, &rows, "stance"), column(&h, &rows, "words"));
+    let (mut weighted, mut weight, mut scored) = (0.0, 0.0, 0);
+    for i in (0..rows.len()).filter(|&i| kinds[i] == "content") {
+        let w: f64 = words[i].parse().unwrap();
+        weighted += stances[i].parse::<f64>().unwrap() * w;
+        weight += w;
+        scored += 1;
+    }
+    let (ah, articles) = read_csv(&dir.path().join("out/articles.csv"));
+    assert_eq!(column(&ah, &articles, "n_paragraphs"), vec!["6000"]);
+    assert_eq!(column(&ah, &articles, "n_scored"), vec![scored.to_string().as_str()]);
+    let mean: f64 = column(&ah, &articles, "stance_mean")[0].parse().unwrap();
+    assert!((mean - weighted / weight).abs() < 1e-3, "article mean {mean} from rows {}", weighted / weight);
+}
