@@ -600,3 +600,50 @@ fn article_of_many_paragraphs_is_scored_in_chunks_with_exact_metrics() {
     let mean: f64 = column(&ah, &articles, "stance_mean")[0].parse().unwrap();
     assert!((mean - weighted / weight).abs() < 1e-3, "article mean {mean} from rows {}", weighted / weight);
 }
+
+// 20: the README's sample rows do not match what this build writes.
+
+/// The ```csv blocks of the README, as lines.
+fn readme_csv_blocks() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for line in readme.lines() {
+        match (&mut current, line.trim()) {
+            (None, "```csv") => current = Some(Vec::new()),
+            (Some(_), "```") => blocks.extend(current.take()),
+            (Some(lines), _) => lines.push(line.to_string()),
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn readme_sample_header_and_rows_are_what_this_build_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = root().join("data/samples");
+    score(dir.path(), &[samples.to_str().unwrap()], &[]).expect_code(0);
+    let blocks = readme_csv_blocks();
+    assert_eq!(blocks.len(), 2, "the README shows paragraphs.csv and articles.csv");
+    for (block, file) in blocks.iter().zip(["paragraphs.csv", "articles.csv"]) {
+        let written = std::fs::read_to_string(dir.path().join("out").join(file)).unwrap();
+        let written: Vec<&str> = written.lines().collect();
+        // Shortened lines end in "..." (or `..."` inside a quoted field): the rest must match.
+        let shown = |line: &str| line.trim_end_matches('"').trim_end_matches("...").to_string();
+        let header = &block[0];
+        if header.ends_with("...") {
+            assert!(written[0].starts_with(&shown(header)), "README header {header:?} vs {:?}", written[0]);
+        } else {
+            assert_eq!(header, written[0], "README header of {file}");
+        }
+        for row in &block[1..] {
+            assert!(
+                written.iter().any(|w| w.starts_with(&shown(row))),
+                "README row of {file} is not what this build writes:\n{row}\nwritten:\n{}\n\
+                 regenerate it: stancemeter score data/samples --out out",
+                written.join("\n")
+            );
+        }
+    }
+}
