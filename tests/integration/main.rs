@@ -7,6 +7,7 @@ mod compare;
 mod embed;
 mod encoder;
 mod eval;
+mod fuzz;
 mod precision;
 mod regression;
 mod score;
