@@ -16,7 +16,9 @@ use crate::error::{shown, Error, Result};
 use crate::input::labels::paragraph_too_long;
 use crate::input::{discover, total_bytes, Article, ArticleStream, Body, Format};
 use crate::lexicon::Lexicon;
-use crate::output::{commit_all, lock_folder, round4, ArticleRow, AtomicCsv, Cells, ParagraphRow, Provenance};
+use crate::output::{
+    commit_all, lock_folder, round4, ArticleRow, AtomicCsv, Cells, FolderLock, ParagraphRow, Provenance,
+};
 use crate::progress::Progress;
 use crate::score::Scorer;
 use crate::segment::{into_paragraphs, longest_paragraph, Kind, Paragraph, MAX_PARAGRAPH_BYTES};
@@ -77,19 +79,7 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     }
     let sources = found.sources;
     let out = &settings.out;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let lock = lock_folder(out)?;
-    let swept = crate::output::sweep_partial_files(out, &OUTPUTS, &lock)?;
-    if swept > 0 {
-        progress.note(&format!("removed {swept} temporary files an interrupted run left in {}", shown(out)));
-    }
-    for name in OUTPUTS {
-        if out.join(name).is_dir() {
-            let problem =
-                std::io::Error::other("is a folder where the output file goes; move it, or choose another --out");
-            return Err(Error::io(out.join(name), problem));
-        }
-    }
+    let lock = claim(out, progress)?;
     let (assets, scorer) = settings.scorer.build()?;
     let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
     let writers = Writers {
@@ -132,6 +122,26 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     commit_all(vec![writers.paragraphs, writers.articles])?;
     drop(lock);
     Ok(summary)
+}
+
+/// Makes the output folder this run's, before any model loads: creates and locks it (another
+/// run writing into it is refused), removes temporary files a killed run left there, and
+/// refuses a folder standing where an output file goes (it could not be replaced at the end).
+fn claim(out: &std::path::Path, progress: &dyn Progress) -> Result<FolderLock> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let lock = lock_folder(out)?;
+    let swept = crate::output::sweep_partial_files(out, &OUTPUTS, &lock)?;
+    if swept > 0 {
+        progress.note(&format!("removed {swept} temporary files an interrupted run left in {}", shown(out)));
+    }
+    for name in OUTPUTS {
+        if out.join(name).is_dir() {
+            let problem =
+                std::io::Error::other("is a folder where the output file goes; move it, or choose another --out");
+            return Err(Error::io(out.join(name), problem));
+        }
+    }
+    Ok(lock)
 }
 
 /// An article that has a paragraph over [`MAX_PARAGRAPH_BYTES`] is a bad record, found before
