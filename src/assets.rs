@@ -50,10 +50,7 @@ pub(crate) struct ManifestEntry {
 pub struct Assets {
     root: PathBuf,
     entries: Vec<ManifestEntry>,
-    /// Files whose sha256 already matched in this process (score loads two encoders that
-    /// share the tokenizer and the safetensors file; each is hashed once).
-    hashed: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
-    /// Ignore the stamps of earlier runs and hash every file again.
+    /// Ignore the stamps of earlier runs and the files already hashed in this process.
     reverify: bool,
 }
 
@@ -71,6 +68,12 @@ struct Stamp {
 fn modified_ns(meta: &std::fs::Metadata) -> Option<u128> {
     meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_nanos())
 }
+
+/// Files whose sha256 already matched in this process: score loads two encoders that share the
+/// runtime library, the tokenizer and the safetensors file, and tests load many; each file is
+/// hashed once per process. Keyed by canonical path, expected sha256 and modification time, so
+/// a file changed during the process is hashed again.
+static HASHED: std::sync::Mutex<Vec<(PathBuf, String, Option<u128>)>> = std::sync::Mutex::new(Vec::new());
 
 impl Assets {
     /// Finds the models folder (see the module docs) and reads its manifest.
@@ -90,7 +93,7 @@ impl Assets {
             .map_err(|e| Error::Model { path: manifest.clone(), problem: format!("not valid JSON ({e})") })?;
         let mut entries = Vec::new();
         collect_entries(&value, &mut entries);
-        Ok(Assets { root: root.to_path_buf(), entries, hashed: Default::default(), reverify: false })
+        Ok(Assets { root: root.to_path_buf(), entries, reverify: false })
     }
 
     /// Hashes every file again, whatever earlier runs recorded.
@@ -141,12 +144,13 @@ impl Assets {
                 problem: format!("size {} differs from the manifest's {}", meta.len(), entry.size),
             });
         }
-        let mut hashed = self.hashed.lock().unwrap_or_else(|e| e.into_inner());
-        if !hash || hashed.contains(relative) {
+        let modified = modified_ns(&meta);
+        let key = (std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()), entry.sha256.clone(), modified);
+        let mut hashed = HASHED.lock().unwrap_or_else(|e| e.into_inner());
+        if !hash || (!self.reverify && hashed.contains(&key)) {
             return Ok(path);
         }
-        let stamp =
-            modified_ns(&meta).map(|modified_ns| Stamp { size: meta.len(), modified_ns, sha256: entry.sha256.clone() });
+        let stamp = modified.map(|modified_ns| Stamp { size: meta.len(), modified_ns, sha256: entry.sha256.clone() });
         let unchanged = stamp.as_ref().is_some_and(|s| !self.reverify && self.stamps().get(relative) == Some(s));
         if !unchanged {
             let actual = sha256_file(&path)?;
@@ -160,7 +164,7 @@ impl Assets {
                 self.remember(relative, stamp);
             }
         }
-        hashed.insert(relative.to_string());
+        hashed.push(key);
         Ok(path)
     }
 

@@ -44,10 +44,5 @@ impl stancemeter::progress::Progress for Bar {
     }
 }
 
-/// `text` with control characters (terminal escape sequences from input among them) shown as
-/// escapes, so input can never drive the user's terminal.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() })
-        .collect()
-}
+/// Text from input made safe for the terminal (the library's one function for it).
+pub use stancemeter::error::printable;

@@ -109,6 +109,10 @@ pub struct ScoreArgs {
     /// Stop at the first bad record (default: skip it, report it, exit with status 3).
     #[arg(long)]
     pub strict: bool,
+    /// Write text cells exactly as read (default: a cell starting with =, +, -, @, tab or
+    /// carriage return gets a leading ' so spreadsheets do not run it as a formula).
+    #[arg(long)]
+    pub raw_cells: bool,
     #[command(flatten)]
     pub scorer: ScorerArgs,
 }
@@ -252,6 +256,7 @@ impl ScoreArgs {
             outlet: self.outlet,
             out: self.out,
             strict: self.strict,
+            raw_cells: self.raw_cells,
             chunk_paragraphs: 256,
         }
     }

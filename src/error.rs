@@ -6,6 +6,19 @@ use std::path::{Path, PathBuf};
 /// Result alias used across the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `text` with control characters (terminal escape sequences from input among them) shown as
+/// Rust escapes, so nothing read from input can drive the user's terminal. Newlines stay.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
+/// A path as shown in messages: [`printable`], since file names come from users too.
+pub fn shown(path: &Path) -> String {
+    printable(&path.display().to_string())
+}
+
 /// A place in an input: a file (or `-` for stdin) and a 1-based line or record number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -30,9 +43,9 @@ impl Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
-            write!(f, "{}", self.path.display())
+            write!(f, "{}", shown(&self.path))
         } else {
-            write!(f, "{}:{}", self.path.display(), self.line)
+            write!(f, "{}:{}", shown(&self.path), self.line)
         }
     }
 }
@@ -41,7 +54,7 @@ impl fmt::Display for Location {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", shown(path))]
     Io {
         /// The file involved.
         path: PathBuf,
@@ -50,7 +63,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// An input record (article, labeled sample) is malformed.
-    #[error("{at}: {message}")]
+    #[error("{at}: {}", printable(message))]
     Record {
         /// Where the record is.
         at: Location,
@@ -58,7 +71,7 @@ pub enum Error {
         message: String,
     },
     /// A model file is missing or does not match the manifest.
-    #[error("{}: {problem}; run `bash models/fetch` to download and verify the model files", path.display())]
+    #[error("{}: {}; run `bash models/fetch` to download and verify the model files", shown(path), printable(problem))]
     Model {
         /// The file that is missing or wrong.
         path: PathBuf,
@@ -93,7 +106,7 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A model's weight file could not be read.
-    #[error("{}: {context}; run `bash models/fetch` to download and verify the model files", path.display())]
+    #[error("{}: {context}; run `bash models/fetch` to download and verify the model files", shown(path))]
     Weights {
         /// The weight file.
         path: PathBuf,
@@ -104,7 +117,7 @@ pub enum Error {
         source: crate::encode::WeightsError,
     },
     /// A head file is malformed or does not fit the encoder.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {}", shown(path), printable(message))]
     Head {
         /// The head file.
         path: PathBuf,
@@ -112,7 +125,7 @@ pub enum Error {
         message: String,
     },
     /// Writing CSV failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", shown(path))]
     Csv {
         /// The output or input file.
         path: PathBuf,
@@ -122,13 +135,13 @@ pub enum Error {
     },
     /// The command line asks for something that cannot be done (a bad option combination, stdin
     /// without a format). The binary exits with status 2 for this and nothing else.
-    #[error("{0}")]
+    #[error("{}", printable(.0))]
     Usage(String),
     /// The labeled data cannot train a head (too few paragraphs, a label with no examples).
-    #[error("{0}")]
+    #[error("{}", printable(.0))]
     TrainingData(String),
     /// Writing JSON failed.
-    #[error("{}: cannot write JSON", path.display())]
+    #[error("{}: cannot write JSON", shown(path))]
     Json {
         /// The file being written (`-` for stdout).
         path: PathBuf,
@@ -136,8 +149,17 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Another run holds the output folder.
+    #[error(
+        "{}: another stancemeter run is writing into this folder; wait for it to finish, or choose another --out",
+        shown(path)
+    )]
+    Busy {
+        /// The output folder.
+        path: PathBuf,
+    },
     /// The inputs hold nothing usable (every record was bad, or there were none).
-    #[error("{0}")]
+    #[error("{}", printable(.0))]
     NoInput(String),
 }
 

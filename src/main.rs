@@ -5,6 +5,7 @@
 
 mod bar;
 mod cli;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ use stancemeter::commands::{behaviour, embed, eval, score, train};
 use stancemeter::{compare, Error, Result};
 
 fn main() -> ExitCode {
+    signals::remove_partial_files_on_signals();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -40,8 +42,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "stancemeter: scored {} articles ({} paragraphs); wrote {} and {}",
                 summary.articles,
                 summary.paragraphs,
-                settings.out.join("paragraphs.csv").display(),
-                settings.out.join("articles.csv").display()
+                bar::printable(&settings.out.join("paragraphs.csv").display().to_string()),
+                bar::printable(&settings.out.join("articles.csv").display().to_string())
             );
             if summary.skipped == 0 {
                 return Ok(ExitCode::SUCCESS);
@@ -75,9 +77,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!(
                 "stancemeter: {} groups -> {}; {} pairs -> {}",
                 summary.groups,
-                settings.out.display(),
+                bar::printable(&settings.out.display().to_string()),
                 summary.pairs,
-                summary.pairs_path.display()
+                bar::printable(&summary.pairs_path.display().to_string())
             );
             Ok(ExitCode::SUCCESS)
         }

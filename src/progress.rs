@@ -24,6 +24,6 @@ impl Progress for Quiet {
     fn advance(&self, _bytes: u64, _status: &str) {}
 
     fn note(&self, message: &str) {
-        eprintln!("{message}");
+        eprintln!("{}", crate::error::printable(message));
     }
 }

@@ -48,30 +48,114 @@ pub struct Paragraph {
     pub words: usize,
 }
 
+/// The most bytes of text one paragraph may hold (1 MiB, about 200,000 words). A longer one is
+/// almost certainly a whole page that lost its line breaks; encoding it would take minutes and
+/// gigabytes, so an article that has one is a bad record instead.
+pub const MAX_PARAGRAPH_BYTES: usize = 1 << 20;
+
 /// Splits a body into paragraphs. Given paragraphs are kept one for one (even empty ones, so
 /// indexes match the input); free text splits on blank lines, or on every line when it has
 /// no blank line (as scraped pages often come).
 pub fn paragraphs(body: &Body) -> Vec<Paragraph> {
-    let texts: Vec<String> = match body {
-        Body::Paragraphs(list) => list.iter().map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ")).collect(),
-        Body::Text(text) => split_text(text),
-    };
-    texts
-        .into_iter()
-        .enumerate()
-        .map(|(index, text)| Paragraph { index, kind: classify(&text), words: text.split_whitespace().count(), text })
-        .collect()
+    into_paragraphs(body.clone()).collect()
 }
 
-/// Splits free text into paragraphs.
-pub(crate) fn split_text(text: &str) -> Vec<String> {
-    let lines: Vec<&str> = text.lines().collect();
-    let has_blank = lines.iter().skip_while(|l| l.trim().is_empty()).any(|l| l.trim().is_empty());
-    let join = |block: &[&str]| block.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
-    if has_blank {
-        lines.split(|l| l.trim().is_empty()).filter(|b| !b.is_empty()).map(join).collect()
-    } else {
-        lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).map(String::from).collect()
+/// [`paragraphs`], one at a time, consuming the body: an article of a million paragraphs is
+/// never held twice, and never as a million [`Paragraph`]s at once.
+pub fn into_paragraphs(body: Body) -> Box<dyn Iterator<Item = Paragraph>> {
+    let texts: Box<dyn Iterator<Item = String>> = match body {
+        Body::Paragraphs(list) => {
+            Box::new(list.into_iter().map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ")))
+        }
+        Body::Text(text) => Box::new(TextParagraphs::new(text)),
+    };
+    Box::new(texts.enumerate().map(|(index, text)| Paragraph {
+        index,
+        kind: classify(&text),
+        words: text.split_whitespace().count(),
+        text,
+    }))
+}
+
+/// Splits free text into paragraphs: blocks between blank lines, or single lines when the
+/// text has no blank line.
+pub fn split_text(text: &str) -> Vec<String> {
+    TextParagraphs::new(text).collect()
+}
+
+/// The length in bytes of a body's longest paragraph, without building any paragraph.
+pub fn longest_paragraph(body: &Body) -> usize {
+    let normalised = |p: &str| {
+        let (words, bytes) = p.split_whitespace().fold((0usize, 0usize), |(n, b), w| (n + 1, b + w.len()));
+        bytes + words.saturating_sub(1)
+    };
+    match body {
+        Body::Paragraphs(list) => list.iter().map(|p| normalised(p)).max().unwrap_or(0),
+        Body::Text(text) if text.len() <= MAX_PARAGRAPH_BYTES => text.len(),
+        Body::Text(text) => {
+            let blocks = has_blank_line(text);
+            let (mut longest, mut current) = (0, 0);
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || !blocks {
+                    longest = longest.max(current);
+                    current = 0;
+                }
+                if !line.is_empty() {
+                    current += line.len() + usize::from(current > 0);
+                }
+            }
+            longest.max(current)
+        }
+    }
+}
+
+/// Whether free text has a blank line after its first non-blank one (then paragraphs are
+/// blocks between blank lines, else single lines).
+fn has_blank_line(text: &str) -> bool {
+    text.lines().skip_while(|l| l.trim().is_empty()).any(|l| l.trim().is_empty())
+}
+
+/// Paragraphs of free text, one at a time: blocks between blank lines, or single lines when the
+/// text has no blank line.
+struct TextParagraphs<T> {
+    text: T,
+    at: usize,
+    blocks: bool,
+}
+
+impl<T: AsRef<str>> TextParagraphs<T> {
+    fn new(text: T) -> TextParagraphs<T> {
+        let blocks = has_blank_line(text.as_ref());
+        TextParagraphs { text, at: 0, blocks }
+    }
+}
+
+impl<T: AsRef<str>> Iterator for TextParagraphs<T> {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let mut paragraph: Option<String> = None;
+        loop {
+            let rest = &self.text.as_ref()[self.at..];
+            if rest.is_empty() {
+                return paragraph;
+            }
+            let (line, advance) = rest.find('\n').map_or((rest, rest.len()), |i| (&rest[..i], i + 1));
+            let line = line.trim();
+            match (&mut paragraph, line.is_empty()) {
+                (Some(_), true) => return paragraph,
+                (None, true) => {}
+                (Some(p), false) => {
+                    p.push(' ');
+                    p.push_str(line);
+                }
+                (None, false) => paragraph = Some(line.to_string()),
+            }
+            self.at += advance;
+            if !self.blocks && paragraph.is_some() {
+                return paragraph;
+            }
+        }
     }
 }
 
@@ -215,6 +299,37 @@ mod tests {
         assert_eq!(split_text("a\nb\n\nc\n"), vec!["a b", "c"]);
         assert_eq!(split_text("\n\na\nb\n"), vec!["a", "b"]);
         assert_eq!(split_text("a\n  \n\n b \n"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn lazy_split_matches_the_rule_and_longest_paragraph_measures_it() {
+        let cases = [
+            "a\nb\n\nc\n",
+            "\n\na\nb\n",
+            "a\n  \n\n b \n",
+            "one\r\ntwo\r\n\r\nthree four\r\n",
+            "  lead\n\n\n\n  x  y  \n z\n\n",
+            "",
+            "\n\n",
+            "single",
+        ];
+        for text in cases {
+            let lines: Vec<&str> = text.lines().collect();
+            let join = |block: &[&str]| block.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+            let want: Vec<String> = if has_blank_line(text) {
+                lines.split(|l| l.trim().is_empty()).filter(|b| !b.is_empty()).map(join).collect()
+            } else {
+                lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).map(String::from).collect()
+            };
+            assert_eq!(split_text(text), want, "{text:?}");
+            let longest = want.iter().map(String::len).max().unwrap_or(0);
+            let big = format!("{text}\n\n{}", "w ".repeat(MAX_PARAGRAPH_BYTES));
+            assert!(longest_paragraph(&Body::Text(text.into())) >= longest, "{text:?}");
+            let big_longest = split_text(&big).iter().map(String::len).max().unwrap_or(0);
+            assert_eq!(longest_paragraph(&Body::Text(big.clone())), big_longest, "{text:?}");
+        }
+        let list = Body::Paragraphs(vec!["  a   b ".into(), "ccc".into()]);
+        assert_eq!(longest_paragraph(&list), 3);
     }
 
     #[test]

@@ -3,20 +3,25 @@
 //! Articles stream through in chunks of about `chunk_paragraphs` content paragraphs: each
 //! chunk is encoded in length-sorted batches, its rows written, and its articles rolled up,
 //! so memory stays flat however long the input is. Both files appear only when the run is
-//! complete.
+//! complete, and together: the output folder is locked for the run, and if the second file
+//! cannot be moved into place the first is removed again.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::aggregate::{ArticleAccumulator, ParagraphFacts};
 use crate::assets::LEXICON;
-use crate::error::{Error, Result};
-use crate::input::{discover, total_bytes, Article, ArticleStream, Format};
+use crate::error::{shown, Error, Result};
+use crate::input::labels::paragraph_too_long;
+use crate::input::{discover, total_bytes, Article, ArticleStream, Body, Format};
 use crate::lexicon::Lexicon;
-use crate::output::{round4, ArticleRow, AtomicCsv, ParagraphRow, Provenance};
+use crate::output::{
+    commit_all, lock_folder, round4, ArticleRow, AtomicCsv, Cells, FolderLock, ParagraphRow, Provenance,
+};
 use crate::progress::Progress;
 use crate::score::Scorer;
-use crate::segment::{paragraphs, Kind, Paragraph};
+use crate::segment::{into_paragraphs, longest_paragraph, Kind, Paragraph, MAX_PARAGRAPH_BYTES};
 use crate::settings::ScorerSettings;
 
 /// What `score` reads and writes.
@@ -32,6 +37,9 @@ pub struct ScoreSettings {
     pub out: PathBuf,
     /// Stop at the first bad record instead of skipping it.
     pub strict: bool,
+    /// Write text cells exactly as read (default: cells a spreadsheet would take for a formula
+    /// get a leading `'`).
+    pub raw_cells: bool,
     /// Content paragraphs per encoding chunk.
     pub chunk_paragraphs: usize,
     /// The encoder and head.
@@ -49,69 +57,217 @@ pub struct ScoreSummary {
     pub skipped: u64,
 }
 
+/// The files `score` writes into its output folder, in the order they are moved into place.
+const OUTPUTS: [&str; 2] = ["paragraphs.csv", "articles.csv"];
+
 struct Writers {
     paragraphs: AtomicCsv,
     articles: AtomicCsv,
+    cells: Cells,
 }
 
 /// Runs `score`: loads the models, then streams the inputs through them.
 pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSummary> {
-    let sources = discover(&settings.inputs, settings.format)?;
-    if sources.is_empty() {
+    let found = discover(&settings.inputs, settings.format)?;
+    if found.sources.is_empty() && found.problems.is_empty() {
         return Err(Error::NoInput("no input files found (looked for .txt, .jsonl and .csv)".into()));
     }
-    let (assets, mut scorer) = settings.scorer.build()?;
+    let mut summary = ScoreSummary::default();
+    found.notes.iter().for_each(|note| progress.note(note));
+    for problem in found.problems {
+        skip(problem, settings.strict, &mut summary, progress)?;
+    }
+    let sources = found.sources;
+    let out = &settings.out;
+    let lock = claim(out, progress)?;
+    let (assets, scorer) = settings.scorer.build()?;
     let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
-    std::fs::create_dir_all(&settings.out).map_err(|e| Error::io(&settings.out, e))?;
-    let mut writers = Writers {
-        paragraphs: AtomicCsv::create(&settings.out.join("paragraphs.csv"))?,
-        articles: AtomicCsv::create(&settings.out.join("articles.csv"))?,
+    let writers = Writers {
+        paragraphs: AtomicCsv::create(&out.join(OUTPUTS[0]))?,
+        articles: AtomicCsv::create(&out.join(OUTPUTS[1]))?,
+        cells: Cells { raw: settings.raw_cells },
     };
     let provenance = Provenance {
         model: format!("all-MiniLM-L6-v2@{}/{}", short(&scorer.head().encoder.onnx_sha256), scorer.backend_name()),
         head: scorer.head().id.clone(),
     };
-    let mut summary = ScoreSummary::default();
     let started = Instant::now();
-    let mut chunk: Vec<(Article, Vec<Paragraph>)> = Vec::new();
-    let mut chunk_content = 0usize;
     progress.start(total_bytes(&sources));
     let stream = ArticleStream::new(sources, settings.outlet.clone());
     let bytes = stream.bytes_read();
     let report = |summary: &ScoreSummary| {
         progress.advance(bytes.load(std::sync::atomic::Ordering::Relaxed), &status(summary, started));
     };
+    let mut scoring = Scoring { scorer, lexicon, writers, provenance, summary, pending: Pending::default() };
     for item in stream {
-        let article = match item {
+        let article = match item.and_then(check_size) {
             Ok(article) => article,
-            Err(e) if e.is_record() && !settings.strict => {
-                summary.skipped += 1;
-                progress.note(&format!("skipped: {e}"));
+            Err(e) => {
+                skip(e, settings.strict, &mut scoring.summary, progress)?;
                 continue;
             }
-            Err(e) => return Err(e),
         };
-        let paras = paragraphs(&article.body);
-        chunk_content += paras.iter().filter(|p| p.kind == Kind::Content).count();
-        chunk.push((article, paras));
-        if chunk_content >= settings.chunk_paragraphs {
-            flush(&mut chunk, &mut scorer, &lexicon, &mut writers, &provenance, &mut summary)?;
-            chunk_content = 0;
-            report(&summary);
-        }
+        scoring.add(article, settings.chunk_paragraphs, &report)?;
     }
-    flush(&mut chunk, &mut scorer, &lexicon, &mut writers, &provenance, &mut summary)?;
-    report(&summary);
+    scoring.flush()?;
+    report(&scoring.summary);
     progress.finish();
+    let Scoring { writers, summary, .. } = scoring;
     if summary.articles == 0 {
         return Err(Error::NoInput(format!(
             "no article could be read ({} bad records skipped); nothing written",
             summary.skipped
         )));
     }
-    writers.paragraphs.commit()?;
-    writers.articles.commit()?;
+    commit_all(vec![writers.paragraphs, writers.articles])?;
+    drop(lock);
     Ok(summary)
+}
+
+/// Makes the output folder this run's, before any model loads: creates and locks it (another
+/// run writing into it is refused), removes temporary files a killed run left there, and
+/// refuses a folder standing where an output file goes (it could not be replaced at the end).
+fn claim(out: &std::path::Path, progress: &dyn Progress) -> Result<FolderLock> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let lock = lock_folder(out)?;
+    let swept = crate::output::sweep_partial_files(out, &OUTPUTS, &lock)?;
+    if swept > 0 {
+        progress.note(&format!("removed {swept} temporary files an interrupted run left in {}", shown(out)));
+    }
+    for name in OUTPUTS {
+        if out.join(name).is_dir() {
+            let problem =
+                std::io::Error::other("is a folder where the output file goes; move it, or choose another --out");
+            return Err(Error::io(out.join(name), problem));
+        }
+    }
+    Ok(lock)
+}
+
+/// An article that has a paragraph over [`MAX_PARAGRAPH_BYTES`] is a bad record, found before
+/// any of its rows is written.
+fn check_size(article: Article) -> Result<Article> {
+    let longest = longest_paragraph(&article.body);
+    if longest > MAX_PARAGRAPH_BYTES {
+        let message = format!("article \"{}\": {}", article.id, paragraph_too_long(longest));
+        return Err(Error::record(article.at, message));
+    }
+    Ok(article)
+}
+
+/// An article whose paragraphs are being scored; its row is written once they all are.
+struct Open {
+    article: Article,
+    acc: ArticleAccumulator,
+    /// All its paragraphs are in the queue (or already scored).
+    queued: bool,
+}
+
+/// Paragraphs waiting to be scored, and the articles they belong to, in input order.
+#[derive(Default)]
+struct Pending {
+    open: VecDeque<Open>,
+    /// Sequence number of `open[0]`.
+    first: usize,
+    paragraphs: Vec<(usize, Paragraph)>,
+    content: usize,
+}
+
+/// The models, the writers and the queue of one run.
+struct Scoring {
+    scorer: Scorer,
+    lexicon: Lexicon,
+    writers: Writers,
+    provenance: Provenance,
+    summary: ScoreSummary,
+    pending: Pending,
+}
+
+impl Scoring {
+    /// Queues an article's paragraphs, scoring whenever a chunk is full. Chunks end between
+    /// articles once they hold `chunk` content paragraphs; a single article past 4 x `chunk`
+    /// content paragraphs (or 16 x `chunk` paragraphs of any kind) is cut, so an article of any
+    /// length is scored in bounded chunks, its accumulator carried from one to the next and its
+    /// rows written as they are scored.
+    fn add(&mut self, mut article: Article, chunk: usize, report: &dyn Fn(&ScoreSummary)) -> Result<()> {
+        let body = std::mem::replace(&mut article.body, Body::Paragraphs(Vec::new()));
+        let id = self.pending.first + self.pending.open.len();
+        self.pending.open.push_back(Open { article, acc: ArticleAccumulator::default(), queued: false });
+        for paragraph in into_paragraphs(body) {
+            self.pending.content += usize::from(paragraph.kind == Kind::Content);
+            self.pending.paragraphs.push((id, paragraph));
+            if self.pending.content >= 4 * chunk || self.pending.paragraphs.len() >= 16 * chunk {
+                self.flush()?;
+                report(&self.summary);
+            }
+        }
+        if let Some(open) = self.pending.open.back_mut() {
+            open.queued = true;
+        }
+        if self.pending.content >= chunk {
+            self.flush()?;
+            report(&self.summary);
+        }
+        Ok(())
+    }
+
+    /// Scores the queued paragraphs, writes their rows, and writes the rows of the articles
+    /// now complete.
+    fn flush(&mut self) -> Result<()> {
+        let inputs: Vec<(&str, Kind)> =
+            self.pending.paragraphs.iter().map(|(_, p)| (p.text.as_str(), p.kind)).collect();
+        let scored = self.scorer.score(&inputs)?;
+        let (head, stances, cells) = (self.scorer.head(), self.scorer.stances(), self.writers.cells);
+        let pending = &mut self.pending;
+        for ((id, p), s) in pending.paragraphs.drain(..).zip(scored) {
+            let open = &mut pending.open[id - pending.first];
+            let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
+            self.writers.paragraphs.write(&ParagraphRow {
+                article_id: cells.text(&open.article.id),
+                outlet: cells.text(open.article.outlet.as_deref().unwrap_or("")),
+                paragraph: p.index,
+                kind: p.kind.as_str(),
+                label: cells.text(&head.labels[s.label]),
+                p_optimistic: round4(p_opt),
+                p_neutral: round4(p_neu),
+                p_skeptical: round4(p_ske),
+                stance: round4(p_opt - p_ske),
+                windows: s.windows,
+                words: p.words,
+                text: cells.text(&p.text),
+            })?;
+            let content = p.kind == Kind::Content;
+            // Paragraphs are added in article order across chunks: the same sums in the same
+            // order as if the article had been scored whole, so the metrics are the same bits.
+            open.acc.add(&ParagraphFacts {
+                content,
+                stance: p_opt - p_ske,
+                label: stances.of(s.label),
+                words: p.words as u64,
+                tone: if content { self.lexicon.count(&p.text) } else { Default::default() },
+            });
+            self.summary.paragraphs += 1;
+        }
+        pending.content = 0;
+        while pending.open.front().is_some_and(|o| o.queued) {
+            let Some(done) = pending.open.pop_front() else { break };
+            pending.first += 1;
+            let row = ArticleRow::new(&done.article, &done.acc.finish(), &self.provenance, cells);
+            self.writers.articles.write(&row)?;
+            self.summary.articles += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Skips a bad record with a note, or with `strict` (or for any other error) stops the run.
+fn skip(e: Error, strict: bool, summary: &mut ScoreSummary, progress: &dyn Progress) -> Result<()> {
+    if !e.is_record() || strict {
+        return Err(e);
+    }
+    summary.skipped += 1;
+    progress.note(&format!("skipped: {e}"));
+    Ok(())
 }
 
 fn short(sha: &str) -> &str {
@@ -128,54 +284,4 @@ fn status(summary: &ScoreSummary, started: Instant) -> String {
         summary.paragraphs,
         summary.paragraphs as f64 / secs
     )
-}
-
-fn flush(
-    chunk: &mut Vec<(Article, Vec<Paragraph>)>,
-    scorer: &mut Scorer,
-    lexicon: &Lexicon,
-    writers: &mut Writers,
-    provenance: &Provenance,
-    summary: &mut ScoreSummary,
-) -> Result<()> {
-    let inputs: Vec<(&str, Kind)> =
-        chunk.iter().flat_map(|(_, ps)| ps.iter().map(|p| (p.text.as_str(), p.kind))).collect();
-    let scored = scorer.score(&inputs)?;
-    let (head, stances) = (scorer.head(), scorer.stances());
-    let mut next = 0;
-    for (article, paras) in chunk.drain(..) {
-        let mut acc = ArticleAccumulator::default();
-        for p in &paras {
-            let s = &scored[next];
-            debug_assert_eq!(s.index, next, "scores come back in input order");
-            next += 1;
-            let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
-            writers.paragraphs.write(&ParagraphRow {
-                article_id: &article.id,
-                outlet: article.outlet.as_deref().unwrap_or(""),
-                paragraph: p.index,
-                kind: p.kind.as_str(),
-                label: &head.labels[s.label],
-                p_optimistic: round4(p_opt),
-                p_neutral: round4(p_neu),
-                p_skeptical: round4(p_ske),
-                stance: round4(p_opt - p_ske),
-                windows: s.windows,
-                words: p.words,
-                text: &p.text,
-            })?;
-            let content = p.kind == Kind::Content;
-            acc.add(&ParagraphFacts {
-                content,
-                stance: p_opt - p_ske,
-                label: stances.of(s.label),
-                words: p.words as u64,
-                tone: if content { lexicon.count(&p.text) } else { Default::default() },
-            });
-            summary.paragraphs += 1;
-        }
-        writers.articles.write(&ArticleRow::new(&article, &acc.finish(), provenance))?;
-        summary.articles += 1;
-    }
-    Ok(())
 }

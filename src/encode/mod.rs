@@ -157,7 +157,9 @@ impl Encoder {
     /// checked against the manifest first so a missing or corrupted download names the command
     /// that fixes it.
     pub fn load(assets: &crate::assets::Assets, onnx: &OnnxOptions, options: EncoderOptions) -> Result<Encoder> {
-        let library = assets.verified(crate::assets::RUNTIME_LIBRARY, false)?;
+        // Hashed like every other file: a corrupted runtime library may load and compute
+        // nonsense, or die with SIGILL, before any check of its output could say why.
+        let library = assets.verified(crate::assets::RUNTIME_LIBRARY, true)?;
         let model = assets.verified(onnx.precision.graph(), true)?;
         let weights = assets.verified(crate::assets::SAFETENSORS_MODEL, true)?;
         let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;

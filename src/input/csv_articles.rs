@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::quotes::{QuoteCheck, MAX_RECORD_BYTES};
 use super::{non_empty, utf8, Article, Body};
 use crate::error::{Error, Location, Result};
 
@@ -17,22 +18,29 @@ struct Columns {
 
 /// Iterator over the articles of a CSV input, one `Result` per record.
 pub struct CsvArticles<R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<QuoteCheck<R>>,
     path: PathBuf,
     columns: Option<Columns>,
     failed: bool,
+    /// Records read (good or bad), to tell a header-only file.
+    records: u64,
+    /// Line ends the parser never saw (inside cut records), added to its line numbers.
+    line_shift: u64,
 }
 
 impl<R: Read> CsvArticles<R> {
     /// Reads articles from `reader`; `path` names it in messages.
     pub fn new(reader: R, path: &Path) -> CsvArticles<R> {
-        let reader = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
-        CsvArticles { reader, path: path.to_path_buf(), columns: None, failed: false }
+        let reader = csv::ReaderBuilder::new().flexible(false).from_reader(QuoteCheck::new(reader, MAX_RECORD_BYTES));
+        CsvArticles { reader, path: path.to_path_buf(), columns: None, failed: false, records: 0, line_shift: 0 }
     }
 
     fn columns(&mut self) -> Result<Columns> {
         let at = Location::line(&self.path, 1);
         let headers = self.reader.byte_headers().map_err(|e| Error::record(at.clone(), e.to_string()))?.clone();
+        if let Some(problem) = QuoteCheck::of_last_record(&mut self.reader).into_iter().next() {
+            return Err(Error::record(at, problem.message));
+        }
         if headers.is_empty() {
             return Err(Error::record(Location::file(&self.path), "file is empty; expected a header with id,text"));
         }
@@ -50,9 +58,16 @@ impl<R: Read> CsvArticles<R> {
         Ok(Columns { id, text, title: find("title"), outlet: find("outlet"), date: find("date"), url: find("url") })
     }
 
-    fn parse(&self, record: &csv::ByteRecord, columns: &Columns) -> Result<Article> {
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let at = Location::line(&self.path, line);
+    /// The place of a record the parser says starts on `line`, and what was found under the
+    /// parser in it.
+    fn locate(&mut self, line: u64) -> (Location, Option<String>) {
+        let at = Location::line(&self.path, line + self.line_shift);
+        let problems = QuoteCheck::of_last_record(&mut self.reader);
+        self.line_shift += problems.iter().map(|p| p.lines_dropped).sum::<u64>();
+        (at, problems.into_iter().next().map(|p| p.message))
+    }
+
+    fn parse(&self, record: &csv::ByteRecord, columns: &Columns, at: Location) -> Result<Article> {
         let field = |i: usize| -> Result<String> { utf8(record.get(i).unwrap_or_default().to_vec(), &at) };
         let optional = |i: Option<usize>| -> Result<Option<String>> { i.map(field).transpose().map(non_empty) };
         let id = field(columns.id)?.trim().to_string();
@@ -92,14 +107,27 @@ impl<R: Read> Iterator for CsvArticles<R> {
             }
         }
         let mut record = csv::ByteRecord::new();
-        match self.reader.read_byte_record(&mut record) {
+        let read = self.reader.read_byte_record(&mut record);
+        self.records += 1;
+        match read {
+            Ok(false) if self.records == 1 => {
+                self.failed = true;
+                let at = Location::file(&self.path);
+                Some(Err(Error::record(at, "has a header but no articles; add records below it or leave the file out")))
+            }
             Ok(false) => None,
-            Ok(true) => self.columns.as_ref().map(|c| self.parse(&record, c)),
+            Ok(true) => {
+                let (at, problem) = self.locate(record.position().map_or(0, |p| p.line()));
+                if let Some(message) = problem {
+                    return Some(Err(Error::record(at, message)));
+                }
+                self.columns.as_ref().map(|c| self.parse(&record, c, at))
+            }
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let (at, problem) = self.locate(e.position().map_or(0, |p| p.line()));
                 // A malformed record may leave the parser out of step; stop this file.
                 self.failed = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
-                Some(Err(Error::record(Location::line(&self.path, line), format!("malformed CSV record ({e})"))))
+                Some(Err(Error::record(at, problem.unwrap_or_else(|| format!("malformed CSV record ({e})")))))
             }
         }
     }
@@ -123,6 +151,16 @@ mod tests {
     }
 
     #[test]
+    fn an_unclosed_quote_is_one_bad_record_and_reading_goes_on() {
+        let got = read(b"id,text\nu1,\"never closed.\nu2,\"Second.\"\nu3,\"Third.\"\n");
+        assert_eq!(got.len(), 2, "{got:?}");
+        let err = got[0].as_ref().unwrap_err().to_string();
+        assert!(err.starts_with("in.csv:2: malformed CSV record: the quoted field that opens on line 2"), "{err}");
+        let u3 = got[1].as_ref().unwrap();
+        assert_eq!((u3.id.as_str(), u3.at.line), ("u3", 4));
+    }
+
+    #[test]
     fn bad_records_name_the_line() {
         let cases: &[(&[u8], &str)] = &[
             (b"", "in.csv: file is empty"),
@@ -131,6 +169,8 @@ mod tests {
             (b"id,text\na, \n", "in.csv:2: article \"a\" has empty"),
             (b"id,text\na,\xff\n", "in.csv:2: invalid UTF-8"),
             (b"id,text\na,x,extra\n", "in.csv:2: malformed CSV record"),
+            (b"id,text\n", "in.csv: has a header but no articles"),
+            (b"id,text\nu1,\"open\nu2,\"Second.\"\n", "in.csv:2: malformed CSV record: the quoted field"),
         ];
         for (input, want) in cases {
             let got = read(input);

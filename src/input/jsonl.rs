@@ -25,12 +25,13 @@ pub struct JsonlArticles<R> {
     path: PathBuf,
     line: u64,
     seen_any: bool,
+    failed: bool,
 }
 
 impl<R: BufRead> JsonlArticles<R> {
     /// Reads articles from `reader`; `path` names it in messages.
     pub fn new(reader: R, path: &Path) -> JsonlArticles<R> {
-        JsonlArticles { reader, path: path.to_path_buf(), line: 0, seen_any: false }
+        JsonlArticles { reader, path: path.to_path_buf(), line: 0, seen_any: false, failed: false }
     }
 
     fn parse(&self, text: &str) -> Result<Article> {
@@ -40,7 +41,12 @@ impl<R: BufRead> JsonlArticles<R> {
         })?;
         let id = match record.id {
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(serde_json::Value::Number(n)) => {
+                return Err(Error::record(
+                    at,
+                    format!("\"id\" is the number {n}; ids must be strings, so write it in quotes: \"id\": \"{n}\""),
+                ))
+            }
             _ => return Err(Error::record(at, "missing field \"id\" (a non-empty string)")),
         };
         let body = match (record.paragraphs, record.text) {
@@ -72,10 +78,20 @@ impl<R: BufRead> Iterator for JsonlArticles<R> {
     type Item = Result<Article>;
 
     fn next(&mut self) -> Option<Result<Article>> {
+        if self.failed {
+            return None;
+        }
         loop {
             let mut bytes = Vec::new();
-            match self.reader.read_until(b'\n', &mut bytes) {
-                Ok(0) => {
+            let cap = super::MAX_RECORD_BYTES as usize;
+            match super::read_line_capped(&mut self.reader, &mut bytes, cap) {
+                Ok((_, true)) => {
+                    self.line += 1;
+                    self.seen_any = true;
+                    let at = Location::line(&self.path, self.line);
+                    return Some(Err(Error::record(at, super::too_large("the line"))));
+                }
+                Ok((0, _)) => {
                     if self.seen_any {
                         return None;
                     }
@@ -84,7 +100,12 @@ impl<R: BufRead> Iterator for JsonlArticles<R> {
                     return Some(Err(Error::record(at, "file is empty; expected one JSON article per line")));
                 }
                 Ok(_) => self.line += 1,
-                Err(e) => return Some(Err(Error::io(&self.path, e))),
+                Err(e) => {
+                    // A read error repeats; the rest of the file is lost with it.
+                    self.seen_any = true;
+                    self.failed = true;
+                    return Some(Err(super::stream::unreadable(&self.path, &e)));
+                }
             }
             let at = Location::line(&self.path, self.line);
             let text = match utf8(bytes, &at) {
@@ -115,7 +136,7 @@ mod tests {
     #[test]
     fn reads_text_and_paragraphs() {
         let got =
-            read(b"{\"id\":\"a\",\"text\":\"x\"}\n\n{\"id\":7,\"paragraphs\":[\"p\",\"q\"],\"outlet\":\" O \"}\n");
+            read(b"{\"id\":\"a\",\"text\":\"x\"}\n\n{\"id\":\"7\",\"paragraphs\":[\"p\",\"q\"],\"outlet\":\" O \"}\n");
         let a = got[0].as_ref().unwrap();
         let b = got[1].as_ref().unwrap();
         assert_eq!((a.id.as_str(), a.at.line), ("a", 1));
@@ -129,6 +150,7 @@ mod tests {
             (b"", "in.jsonl: file is empty"),
             (b"not json\n", "in.jsonl:1: not a JSON object"),
             (b"{\"text\":\"x\"}\n", "in.jsonl:1: missing field \"id\""),
+            (b"{\"id\":1e2,\"text\":\"x\"}\n", "in.jsonl:1: \"id\" is the number 100.0; ids must be strings"),
             (b"{\"id\":\"a\"}\n", "in.jsonl:1: article \"a\": missing field \"text\""),
             (b"{\"id\":\"a\",\"text\":\"  \"}\n", "in.jsonl:1: article \"a\" has empty"),
             (b"{\"id\":\"a\",\"paragraphs\":[]}\n", "in.jsonl:1: article \"a\" has no non-empty"),

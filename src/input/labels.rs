@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::quotes::{QuoteCheck, MAX_RECORD_BYTES};
 use super::{utf8, Format};
 use crate::error::{Error, Location, Result};
 
@@ -70,6 +71,9 @@ fn sample(record: Record, at: Location) -> Result<Sample> {
     let (Some(text), Some(label)) = (text, label) else {
         return Err(Error::record(at, "a labeled sample needs non-empty \"text\" and \"label\""));
     };
+    if text.len() > crate::segment::MAX_PARAGRAPH_BYTES {
+        return Err(Error::record(at, paragraph_too_long(text.len())));
+    }
     Ok(Sample {
         id: record.id.unwrap_or_else(|| at.to_string()),
         article_id: record.article_id.unwrap_or_default(),
@@ -79,17 +83,32 @@ fn sample(record: Record, at: Location) -> Result<Sample> {
     })
 }
 
+/// The message for a paragraph over [`crate::segment::MAX_PARAGRAPH_BYTES`].
+pub(crate) fn paragraph_too_long(bytes: usize) -> String {
+    format!(
+        "a paragraph of {:.1} MB is longer than the {} MiB one paragraph may hold; split it at its paragraph breaks \
+         (blank lines), or shorten it",
+        bytes as f64 / 1e6,
+        crate::segment::MAX_PARAGRAPH_BYTES >> 20
+    )
+}
+
 /// Parses labeled JSONL.
 pub fn parse_jsonl<R: BufRead>(mut reader: R, path: &Path) -> Result<Vec<Sample>> {
     let mut out = Vec::new();
     let mut line = 0u64;
     loop {
         let mut bytes = Vec::new();
-        if reader.read_until(b'\n', &mut bytes).map_err(|e| Error::io(path, e))? == 0 {
+        let (n, over) = super::read_line_capped(&mut reader, &mut bytes, MAX_RECORD_BYTES as usize)
+            .map_err(|e| Error::io(path, e))?;
+        if n == 0 {
             return Ok(out);
         }
         line += 1;
         let at = Location::line(path, line);
+        if over {
+            return Err(Error::record(at, super::too_large("the line")));
+        }
         let text = utf8(bytes, &at)?;
         if text.trim().is_empty() {
             continue;
@@ -102,25 +121,39 @@ pub fn parse_jsonl<R: BufRead>(mut reader: R, path: &Path) -> Result<Vec<Sample>
 
 /// Parses labeled CSV with a header naming at least `text` and `label`.
 pub fn parse_csv<R: Read>(reader: R, path: &Path) -> Result<Vec<Sample>> {
-    let mut reader = csv::Reader::from_reader(reader);
+    let mut reader = csv::Reader::from_reader(QuoteCheck::new(reader, MAX_RECORD_BYTES));
     let headers = reader.headers().map_err(|e| Error::record(Location::line(path, 1), e.to_string()))?.clone();
+    if let Some(problem) = QuoteCheck::of_last_record(&mut reader).into_iter().next() {
+        return Err(Error::record(Location::line(path, 1), problem.message));
+    }
     let find = |name: &str| headers.iter().position(|h| h.trim() == name);
     let (Some(text), Some(label)) = (find("text"), find("label")) else {
         return Err(Error::record(Location::line(path, 1), "header must have columns \"text\" and \"label\""));
     };
     let (id, article) = (find("id"), find("article_id"));
     let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            Error::record(Location::line(path, line), format!("malformed CSV record ({e})"))
-        })?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let read = reader.read_record(&mut record);
+        let problem = QuoteCheck::of_last_record(&mut reader).into_iter().next();
+        let line = |e: &csv::Error| e.position().map_or(0, |p| p.line());
+        match (read, problem) {
+            (Ok(false), _) => return Ok(out),
+            (Ok(true), None) => {}
+            (Ok(true), Some(problem)) => {
+                let at = Location::line(path, record.position().map_or(0, |p| p.line()));
+                return Err(Error::record(at, problem.message));
+            }
+            (Err(e), problem) => {
+                let message = problem.map_or_else(|| format!("malformed CSV record ({e})"), |p| p.message);
+                return Err(Error::record(Location::line(path, line(&e)), message));
+            }
+        }
         let at = Location::line(path, record.position().map(|p| p.line()).unwrap_or(0));
         let get = |i: Option<usize>| i.and_then(|i| record.get(i)).map(String::from);
         let fields = Record { id: get(id), article_id: get(article), text: get(Some(text)), label: get(Some(label)) };
         out.push(sample(fields, at)?);
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -7,14 +7,17 @@ pub mod cases;
 mod csv_articles;
 mod jsonl;
 pub mod labels;
+mod quotes;
 mod stream;
 mod text;
 
 pub use csv_articles::CsvArticles;
 pub use jsonl::JsonlArticles;
-pub use stream::{discover, total_bytes, ArticleStream, Source};
+pub use quotes::MAX_RECORD_BYTES;
+pub use stream::{discover, total_bytes, ArticleStream, Discovery, Source};
 pub use text::parse_text;
 
+use std::io::BufRead;
 use std::path::Path;
 
 use crate::error::{Error, Location, Result};
@@ -95,6 +98,49 @@ pub(crate) fn utf8(bytes: Vec<u8>, at: &Location) -> Result<String> {
     })
 }
 
+/// Reads one line (through its `\n`) into `buf`, keeping at most `cap` bytes. Returns the bytes
+/// read and whether the line was longer than `cap`; the rest of a longer line is read and
+/// dropped as it comes, never held.
+pub(crate) fn read_line_capped<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<(usize, bool)> {
+    let (mut total, mut over) = (0, false);
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((total, over));
+        }
+        let end = available.iter().position(|&b| b == b'\n').map(|i| i + 1);
+        let chunk = &available[..end.unwrap_or(available.len())];
+        if !over && buf.len() + chunk.len() > cap {
+            over = true;
+            *buf = Vec::new();
+        } else if !over {
+            buf.extend_from_slice(chunk);
+        }
+        let n = chunk.len();
+        reader.consume(n);
+        total += n;
+        if end.is_some() {
+            return Ok((total, over));
+        }
+    }
+}
+
+/// The message for a line or file over [`MAX_RECORD_BYTES`].
+pub(crate) fn too_large(what: &str) -> String {
+    format!(
+        "{what} is larger than {} MiB, the most one article may take; split the article into several records",
+        MAX_RECORD_BYTES >> 20
+    )
+}
+
 /// Trims a field and drops it when empty.
 pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
@@ -103,6 +149,23 @@ pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_passed_over_without_being_held() {
+        let input = b"short\n0123456789abcdef\nlast";
+        let mut reader = std::io::BufReader::with_capacity(4, &input[..]);
+        let mut got = Vec::new();
+        loop {
+            let mut buf = Vec::new();
+            let (n, over) = read_line_capped(&mut reader, &mut buf, 8).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.push((String::from_utf8(buf).unwrap(), n, over));
+        }
+        let want = [("short\n", 6, false), ("", 17, true), ("last", 4, false)];
+        assert_eq!(got, want.map(|(s, n, o)| (s.to_string(), n, o)));
+    }
 
     #[test]
     fn formats_come_from_extensions_and_readmes_are_not_articles() {

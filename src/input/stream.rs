@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{parse_text, Article, CsvArticles, Format, JsonlArticles};
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Location, Result};
 
 /// One input file (or stdin) and its format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,48 +19,119 @@ pub struct Source {
     pub format: Format,
 }
 
+/// What [`discover`] found: the sources to read, and what it passed over.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Files to read, in order.
+    pub sources: Vec<Source>,
+    /// Things passed over that hold no articles (a pipe or device named like an article, a
+    /// folder reached a second time through a link): for the user, not errors.
+    pub notes: Vec<String>,
+    /// Folders that could not be read: bad records, skipped like any other (fatal with --strict).
+    pub problems: Vec<Error>,
+}
+
 /// Expands the inputs a user named into sources: folders are walked in sorted order and keep
-/// files whose extension names a format; a file named directly needs one, or `format`.
+/// regular files whose extension names a format; a file named directly needs one, or `format`.
 /// For .txt files the outlet is `--outlet` if given, else the name of the file's folder.
-pub fn discover(inputs: &[PathBuf], format: Option<Format>) -> Result<Vec<Source>> {
-    let mut sources = Vec::new();
+///
+/// Reading never blocks on something that is not a file: a named pipe, socket or device is
+/// refused when named and passed over (with a note) in a folder, and a folder reached again
+/// through a symlink is searched once, so links that loop end.
+pub fn discover(inputs: &[PathBuf], format: Option<Format>) -> Result<Discovery> {
+    let mut found = Discovery::default();
+    let mut searched = HashSet::new();
     for input in inputs {
         if input.as_os_str() == "-" {
             let format =
                 format.ok_or_else(|| Error::Usage("reading stdin (`-`) needs --format txt|jsonl|csv".into()))?;
-            sources.push(Source { path: input.clone(), format });
-        } else if input.is_dir() {
-            walk(input, &mut sources)?;
-        } else if input.is_file() {
+            found.sources.push(Source { path: input.clone(), format });
+            continue;
+        }
+        let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
+        if meta.is_dir() {
+            walk(input, &mut found, &mut searched);
+        } else if meta.is_file() {
             let format = Format::from_path(input).or(format).ok_or_else(|| {
                 Error::Usage(format!(
                     "{}: unknown input format; use a .txt, .jsonl or .csv extension, or --format",
-                    input.display()
+                    shown(input)
                 ))
             })?;
-            sources.push(Source { path: input.clone(), format });
+            found.sources.push(Source { path: input.clone(), format });
         } else {
-            return Err(Error::io(input, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder")));
+            return Err(Error::Usage(format!(
+                "{}: is {}, not a regular file; to read from a pipe, give `-` with --format and redirect the pipe to \
+                 standard input",
+                shown(input),
+                kind_of(&meta)
+            )));
         }
     }
-    Ok(sources)
+    Ok(found)
 }
 
-fn walk(dir: &Path, out: &mut Vec<Source>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if let Some(format) = Format::from_path(&path) {
-            out.push(Source { path, format });
+/// What a file that is neither a regular file nor a folder is, for messages.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        } else if t.is_socket() {
+            return "a socket";
+        } else if t.is_block_device() || t.is_char_device() {
+            return "a device";
         }
     }
-    Ok(())
+    let _ = meta;
+    "not a regular file"
+}
+
+fn walk(dir: &Path, found: &mut Discovery, searched: &mut HashSet<PathBuf>) {
+    let unreadable = |e: std::io::Error| {
+        Error::record(
+            Location::file(dir),
+            format!("cannot read this folder ({e}); check its permissions, or leave it out"),
+        )
+    };
+    let real = match std::fs::canonicalize(dir) {
+        Ok(real) => real,
+        Err(e) => return found.problems.push(unreadable(e)),
+    };
+    if !searched.insert(real.clone()) {
+        let note = format!("passed over {}: it is {}, already searched (a link back to it)", shown(dir), shown(&real));
+        return found.notes.push(note);
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.filter_map(|entry| entry.ok().map(|e| e.path())).collect(),
+        Err(e) => return found.problems.push(unreadable(e)),
+    };
+    entries.retain(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')));
+    entries.sort();
+    for path in entries {
+        let format = Format::from_path(&path);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => walk(&path, found, searched),
+            Ok(meta) if !meta.is_file() => {
+                if format.is_some() {
+                    found.notes.push(format!("passed over {}: it is {}, not a file", shown(&path), kind_of(&meta)));
+                }
+            }
+            // A regular file, or a link to nothing (opening it then reports it as a bad record).
+            _ => {
+                if let Some(format) = format {
+                    found.sources.push(Source { path, format });
+                }
+            }
+        }
+    }
+}
+
+/// A file that cannot be opened or read: a bad record, so a lenient run skips it and goes on.
+pub(crate) fn unreadable(path: &Path, e: &std::io::Error) -> Error {
+    Error::record(Location::file(path), format!("cannot be read ({e}); check its permissions, or leave it out"))
 }
 
 /// Articles from many sources, in order, with outlets filled in and duplicate ids refused.
@@ -114,7 +185,7 @@ impl ArticleStream {
         } else {
             match File::open(&source.path) {
                 Ok(file) => Box::new(file),
-                Err(e) => return Box::new(std::iter::once(Err(Error::io(&source.path, e)))),
+                Err(e) => return Box::new(std::iter::once(Err(unreadable(&source.path, &e)))),
             }
         };
         let reader = Counting { inner, counter: Arc::clone(&self.bytes_read) };

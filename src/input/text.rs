@@ -8,10 +8,14 @@ use crate::error::{Error, Location, Result};
 
 /// Reads one article from a text file. The id is the file stem and the first non-empty line
 /// the title; the rest is the body (split later into paragraphs).
-pub fn parse_text<R: Read>(mut reader: R, path: &Path) -> Result<Article> {
+pub fn parse_text<R: Read>(reader: R, path: &Path) -> Result<Article> {
     let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    let cap = super::MAX_RECORD_BYTES;
+    reader.take(cap + 1).read_to_end(&mut bytes).map_err(|e| super::stream::unreadable(path, &e))?;
     let whole = Location::file(path);
+    if bytes.len() as u64 > cap {
+        return Err(Error::record(whole, super::too_large("the file")));
+    }
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {

@@ -120,12 +120,25 @@ impl Head {
     /// Reads and checks a head file.
     pub fn load(path: &Path) -> Result<Head> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Head::parse(&text, path)
+    }
+
+    /// Parses and checks a head file's text; `path` names it in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Head> {
         let bad = |message: String| Error::Head { path: path.to_path_buf(), message };
-        let head: Head = serde_json::from_str(&text).map_err(|e| bad(format!("not a stance head ({e})")))?;
+        let head: Head = serde_json::from_str(text).map_err(|e| bad(format!("not a stance head ({e})")))?;
         if head.format != FORMAT {
             return Err(bad(format!("format {:?} is not {FORMAT:?}; retrain with `stancemeter train`", head.format)));
         }
         head.check().map_err(bad)?;
+        let computed = head.computed_id()?;
+        if computed != head.id {
+            return Err(bad(format!(
+                "its id {:?} does not match its weights (they give {computed}): the file was changed after training; \
+                 retrain it with `stancemeter train`, or restore the file `train` wrote",
+                head.id
+            )));
+        }
         Ok(head)
     }
 
@@ -160,6 +173,14 @@ impl Head {
             return Err("temperature must be a positive number".into());
         }
         Ok(())
+    }
+
+    /// The id the layers give: `head-` and the first 12 hex digits of the sha256 of the layers
+    /// as compact JSON (what `train` writes), so an edited head no longer matches its id.
+    pub fn computed_id(&self) -> Result<String> {
+        let layers = serde_json::to_string(&self.layers)
+            .map_err(|source| Error::Json { path: "(head layers)".into(), source })?;
+        Ok(format!("head-{}", &crate::assets::sha256_bytes(layers.as_bytes())[..12]))
     }
 
     /// Width of the input features.

@@ -63,11 +63,16 @@ pub fn stancemeter(dir: &Path, args: &[&str]) -> Run {
 
 /// Runs stancemeter with `args` in `dir`, feeding `stdin`.
 pub fn stancemeter_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    stancemeter_with(dir, args, stdin, &root().join("models"))
+}
+
+/// Runs stancemeter with `args` in `dir`, feeding `stdin`, with `models` as its models folder.
+pub fn stancemeter_with(dir: &Path, args: &[&str], stdin: Option<&[u8]>, models: &Path) -> Run {
     use std::io::Write;
     let exe = env!("CARGO_BIN_EXE_stancemeter");
-    let command = format!("(cd {} && {exe} {})", dir.display(), args.join(" "));
+    let command = format!("(cd {} && STANCEMETER_MODELS={} {exe} {})", dir.display(), models.display(), args.join(" "));
     let mut cmd = Command::new(exe);
-    cmd.args(args).current_dir(dir).env("STANCEMETER_MODELS", root().join("models"));
+    cmd.args(args).current_dir(dir).env("STANCEMETER_MODELS", models);
     cmd.stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("spawn stancemeter");

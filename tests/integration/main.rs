@@ -10,6 +10,8 @@ mod data;
 mod embed;
 mod encoder;
 mod eval;
+mod fuzz;
 mod precision;
+mod regression;
 mod score;
 mod train;
