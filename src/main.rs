@@ -38,13 +38,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let bar = bar::Bar::new(args.scorer.encoder.quiet);
             let settings = args.settings();
             let summary = score::run(&settings, &bar)?;
-            eprintln!(
-                "stancemeter: scored {} articles ({} paragraphs); wrote {} and {}",
-                summary.articles,
-                summary.paragraphs,
-                bar::printable(&settings.out.join("paragraphs.csv").display().to_string()),
-                bar::printable(&settings.out.join("articles.csv").display().to_string())
-            );
+            let out = bar::printable(&settings.out.display().to_string());
+            let (articles, paragraphs) = (summary.articles, summary.paragraphs);
+            eprintln!("stancemeter: scored {articles} articles ({paragraphs} paragraphs); wrote {out}/paragraphs.csv and {out}/articles.csv");
             if summary.skipped == 0 {
                 return Ok(ExitCode::SUCCESS);
             }
@@ -74,13 +70,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare(args) => {
             let settings = args.settings();
             let summary = compare::run(&settings)?;
-            eprintln!(
-                "stancemeter: {} groups -> {}; {} pairs -> {}",
-                summary.groups,
-                bar::printable(&settings.out.display().to_string()),
-                summary.pairs,
-                bar::printable(&summary.pairs_path.display().to_string())
-            );
+            let (out, pairs) = (settings.out.display().to_string(), summary.pairs_path.display().to_string());
+            let (out, pairs) = (bar::printable(&out), bar::printable(&pairs));
+            eprintln!("stancemeter: {} groups -> {out}; {} pairs -> {pairs}", summary.groups, summary.pairs);
             Ok(ExitCode::SUCCESS)
         }
         Command::Embed(args) => {
