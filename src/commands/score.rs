@@ -49,9 +49,102 @@ pub struct ScoreSummary {
     pub skipped: u64,
 }
 
+/// Where scored rows go: the CLI's CSV files, or a library user's own columns.
+pub trait RowSink {
+    /// One paragraph, in input order.
+    fn paragraph(&mut self, row: &ParagraphRow) -> Result<()>;
+    /// One article, after all its paragraphs.
+    fn article(&mut self, row: &ArticleRow) -> Result<()>;
+}
+
 struct Writers {
     paragraphs: AtomicCsv,
     articles: AtomicCsv,
+}
+
+impl RowSink for Writers {
+    fn paragraph(&mut self, row: &ParagraphRow) -> Result<()> {
+        self.paragraphs.write(row)
+    }
+
+    fn article(&mut self, row: &ArticleRow) -> Result<()> {
+        self.articles.write(row)
+    }
+}
+
+/// Everything that turns segmented articles into rows: the scorer, the lexicon for the tone
+/// columns, and the provenance written into every article row. The CLI and the Python package
+/// both score through [`Pipeline::score_chunk`], so they give the same numbers.
+pub struct Pipeline {
+    scorer: Scorer,
+    lexicon: Lexicon,
+    provenance: Provenance,
+}
+
+impl Pipeline {
+    /// Loads the models the settings name.
+    pub fn build(settings: &ScorerSettings) -> Result<Pipeline> {
+        let (assets, scorer) = settings.build()?;
+        let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
+        let provenance = Provenance {
+            model: format!("all-MiniLM-L6-v2@{}/{}", short(&scorer.head().encoder.onnx_sha256), scorer.backend_name()),
+            head: scorer.head().id.clone(),
+        };
+        Ok(Pipeline { scorer, lexicon, provenance })
+    }
+
+    /// The scorer (for paragraph-only scoring).
+    pub fn scorer(&mut self) -> &mut Scorer {
+        &mut self.scorer
+    }
+
+    /// Which encoder and head make this pipeline's scores.
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    /// Scores a chunk of segmented articles and hands every paragraph row, then its article's
+    /// row, to `sink`, in input order. A chunk of any size gives the same rows.
+    pub fn score_chunk(&mut self, chunk: &[(Article, Vec<Paragraph>)], sink: &mut dyn RowSink) -> Result<()> {
+        let inputs: Vec<(&str, Kind)> =
+            chunk.iter().flat_map(|(_, ps)| ps.iter().map(|p| (p.text.as_str(), p.kind))).collect();
+        let scored = self.scorer.score(&inputs)?;
+        let (head, stances) = (self.scorer.head(), self.scorer.stances());
+        let mut next = 0;
+        for (article, paras) in chunk {
+            let mut acc = ArticleAccumulator::default();
+            for p in paras {
+                let s = &scored[next];
+                debug_assert_eq!(s.index, next, "scores come back in input order");
+                next += 1;
+                let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
+                sink.paragraph(&ParagraphRow {
+                    article_id: &article.id,
+                    outlet: article.outlet.as_deref().unwrap_or(""),
+                    paragraph: p.index,
+                    kind: p.kind.as_str(),
+                    label: &head.labels[s.label],
+                    p_optimistic: round4(p_opt),
+                    p_neutral: round4(p_neu),
+                    p_skeptical: round4(p_ske),
+                    stance: round4(p_opt - p_ske),
+                    windows: s.windows,
+                    words: p.words,
+                    text: &p.text,
+                })?;
+                let content = p.kind == Kind::Content;
+                acc.add(&ParagraphFacts {
+                    content,
+                    stance: p_opt - p_ske,
+                    label: stances.of(s.label),
+                    words: p.words as u64,
+                    tone: if content { self.lexicon.count(&p.text) } else { Default::default() },
+                });
+            }
+            sink.article(&ArticleRow::new(article, &acc.finish(), &self.provenance))?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs `score`: loads the models, then streams the inputs through them.
@@ -60,16 +153,11 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     if sources.is_empty() {
         return Err(Error::NoInput("no input files found (looked for .txt, .jsonl and .csv)".into()));
     }
-    let (assets, mut scorer) = settings.scorer.build()?;
-    let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
+    let mut pipeline = Pipeline::build(&settings.scorer)?;
     std::fs::create_dir_all(&settings.out).map_err(|e| Error::io(&settings.out, e))?;
     let mut writers = Writers {
         paragraphs: AtomicCsv::create(&settings.out.join("paragraphs.csv"))?,
         articles: AtomicCsv::create(&settings.out.join("articles.csv"))?,
-    };
-    let provenance = Provenance {
-        model: format!("all-MiniLM-L6-v2@{}/{}", short(&scorer.head().encoder.onnx_sha256), scorer.backend_name()),
-        head: scorer.head().id.clone(),
     };
     let mut summary = ScoreSummary::default();
     let started = Instant::now();
@@ -95,12 +183,12 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
         chunk_content += paras.iter().filter(|p| p.kind == Kind::Content).count();
         chunk.push((article, paras));
         if chunk_content >= settings.chunk_paragraphs {
-            flush(&mut chunk, &mut scorer, &lexicon, &mut writers, &provenance, &mut summary)?;
+            flush(&mut chunk, &mut pipeline, &mut writers, &mut summary)?;
             chunk_content = 0;
             report(&summary);
         }
     }
-    flush(&mut chunk, &mut scorer, &lexicon, &mut writers, &provenance, &mut summary)?;
+    flush(&mut chunk, &mut pipeline, &mut writers, &mut summary)?;
     report(&summary);
     progress.finish();
     if summary.articles == 0 {
@@ -132,50 +220,13 @@ fn status(summary: &ScoreSummary, started: Instant) -> String {
 
 fn flush(
     chunk: &mut Vec<(Article, Vec<Paragraph>)>,
-    scorer: &mut Scorer,
-    lexicon: &Lexicon,
+    pipeline: &mut Pipeline,
     writers: &mut Writers,
-    provenance: &Provenance,
     summary: &mut ScoreSummary,
 ) -> Result<()> {
-    let inputs: Vec<(&str, Kind)> =
-        chunk.iter().flat_map(|(_, ps)| ps.iter().map(|p| (p.text.as_str(), p.kind))).collect();
-    let scored = scorer.score(&inputs)?;
-    let (head, stances) = (scorer.head(), scorer.stances());
-    let mut next = 0;
-    for (article, paras) in chunk.drain(..) {
-        let mut acc = ArticleAccumulator::default();
-        for p in &paras {
-            let s = &scored[next];
-            debug_assert_eq!(s.index, next, "scores come back in input order");
-            next += 1;
-            let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
-            writers.paragraphs.write(&ParagraphRow {
-                article_id: &article.id,
-                outlet: article.outlet.as_deref().unwrap_or(""),
-                paragraph: p.index,
-                kind: p.kind.as_str(),
-                label: &head.labels[s.label],
-                p_optimistic: round4(p_opt),
-                p_neutral: round4(p_neu),
-                p_skeptical: round4(p_ske),
-                stance: round4(p_opt - p_ske),
-                windows: s.windows,
-                words: p.words,
-                text: &p.text,
-            })?;
-            let content = p.kind == Kind::Content;
-            acc.add(&ParagraphFacts {
-                content,
-                stance: p_opt - p_ske,
-                label: stances.of(s.label),
-                words: p.words as u64,
-                tone: if content { lexicon.count(&p.text) } else { Default::default() },
-            });
-            summary.paragraphs += 1;
-        }
-        writers.articles.write(&ArticleRow::new(&article, &acc.finish(), provenance))?;
-        summary.articles += 1;
-    }
+    pipeline.score_chunk(chunk, writers)?;
+    summary.articles += chunk.len() as u64;
+    summary.paragraphs += chunk.iter().map(|(_, ps)| ps.len() as u64).sum::<u64>();
+    chunk.clear();
     Ok(())
 }
