@@ -14,6 +14,7 @@ counts as Int64, text as pandas' ``string`` dtype, missing values as NA.
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import warnings
@@ -103,7 +104,21 @@ def _missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def _clean(values: Iterable[Any]) -> list:
+def _date(value: Any) -> Any:
+    """Dates and timestamps (pandas and Arrow readers parse ISO dates) back to ISO text, as a
+    JSONL line would give them; anything else is left for the row checks."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None and value.time() == datetime.time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _clean(values: Iterable[Any], field: str = "") -> list:
+    if field == "date":
+        return [None if _missing(v) else _date(v) for v in values]
     return [None if _missing(v) else v for v in values]
 
 
@@ -114,11 +129,11 @@ def _columns(articles: Articles, source: str) -> dict:
     if isinstance(articles, pa.Table):
         names = set(articles.column_names)
         _require(names, source, "an Arrow table")
-        return {f: _clean(articles.column(f).to_pylist()) for f in FIELDS if f in names}
+        return {f: _clean(articles.column(f).to_pylist(), f) for f in FIELDS if f in names}
     if isinstance(articles, pd.DataFrame):
         names = {str(c) for c in articles.columns}
         _require(names, source, "a DataFrame")
-        return {f: _clean(articles[f].tolist()) for f in FIELDS if f in names}
+        return {f: _clean(articles[f].tolist(), f) for f in FIELDS if f in names}
     if isinstance(articles, (str, bytes, Mapping)) or not isinstance(articles, Iterable):
         raise InputError(
             f"{source}: expected a pandas DataFrame, a pyarrow Table or an iterable of dicts, "
@@ -131,7 +146,7 @@ def _columns(articles: Articles, source: str) -> dict:
                              f"not {type(row).__name__}")
         for f in FIELDS:
             value = row.get(f)
-            columns[f].append(None if _missing(value) else value)
+            columns[f].append(None if _missing(value) else _date(value) if f == "date" else value)
     return columns
 
 

@@ -149,3 +149,11 @@ def test_bad_settings_raise(tmp_path):
         stancemeter.Scorer(models=tmp_path)
     with pytest.raises(stancemeter.InputError, match='no column "nope"'):
         stancemeter.compare(pd.DataFrame({"outlet": ["x"], "stance_mean": [0.1]}), by="nope")
+
+
+def test_parsed_dates_are_written_back_as_iso_text(scorer, demo_rows):
+    """pandas and Arrow readers parse ISO dates; the table keeps the date as the JSONL gave it."""
+    frame = pd.DataFrame(demo_rows[:2])
+    frame["date"] = pd.to_datetime(frame["date"])
+    _, articles = scorer.score(frame)
+    assert list(articles["date"]) == [r["date"] for r in demo_rows[:2]]
