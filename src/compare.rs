@@ -72,7 +72,13 @@ pub struct PairRow {
 /// Reads articles.csv, grouping by `by` (a column name, or `month` for the date's YYYY-MM).
 /// Articles without a stance (no content paragraphs) are left out.
 pub fn read_articles(path: &Path, by: &str) -> Result<Vec<ArticleStance>> {
-    let mut reader = csv::Reader::from_reader(crate::output::open(path)?);
+    read_articles_from(crate::output::open(path)?, path, by)
+}
+
+/// [`read_articles`] from any reader (the Python package passes a DataFrame as CSV text);
+/// `path` names the input in messages.
+pub fn read_articles_from<R: std::io::Read>(input: R, path: &Path, by: &str) -> Result<Vec<ArticleStance>> {
+    let mut reader = csv::Reader::from_reader(input);
     let headers = reader.headers().map_err(|source| Error::Csv { path: path.into(), source })?.clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let key_col = if by == "month" { "date" } else { by };

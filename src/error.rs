@@ -170,7 +170,7 @@ impl Error {
     }
 
     /// A malformed record at `at`.
-    pub(crate) fn record(at: Location, message: impl Into<String>) -> Error {
+    pub fn record(at: Location, message: impl Into<String>) -> Error {
         Error::Record { at, message: message.into() }
     }
 

@@ -60,10 +60,123 @@ pub struct ScoreSummary {
 /// The files `score` writes into its output folder, in the order they are moved into place.
 const OUTPUTS: [&str; 2] = ["paragraphs.csv", "articles.csv"];
 
+/// Where scored rows go: the CLI's CSV files, or a library user's own columns (the Python
+/// package builds data frames).
+pub trait RowSink {
+    /// One paragraph, in input order.
+    fn paragraph(&mut self, row: &ParagraphRow) -> Result<()>;
+    /// One article, after all its paragraphs.
+    fn article(&mut self, row: &ArticleRow) -> Result<()>;
+}
+
 struct Writers {
     paragraphs: AtomicCsv,
     articles: AtomicCsv,
-    cells: Cells,
+}
+
+impl RowSink for Writers {
+    fn paragraph(&mut self, row: &ParagraphRow) -> Result<()> {
+        self.paragraphs.write(row)
+    }
+
+    fn article(&mut self, row: &ArticleRow) -> Result<()> {
+        self.articles.write(row)
+    }
+}
+
+/// Everything that turns segmented articles into rows: the scorer, the lexicon for the tone
+/// columns, and the provenance written into every article row. The CLI and the Python package
+/// both score through it, so they give the same numbers.
+pub struct Pipeline {
+    scorer: Scorer,
+    lexicon: Lexicon,
+    provenance: Provenance,
+}
+
+impl Pipeline {
+    /// Loads the models the settings name.
+    pub fn build(settings: &ScorerSettings) -> Result<Pipeline> {
+        let (assets, scorer) = settings.build()?;
+        let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
+        let provenance = Provenance {
+            model: format!("all-MiniLM-L6-v2@{}/{}", short(&scorer.head().encoder.onnx_sha256), scorer.backend_name()),
+            head: scorer.head().id.clone(),
+        };
+        Ok(Pipeline { scorer, lexicon, provenance })
+    }
+
+    /// The scorer (for paragraph-only scoring).
+    pub fn scorer(&mut self) -> &mut Scorer {
+        &mut self.scorer
+    }
+
+    /// Which encoder and head make this pipeline's scores.
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    /// Scores a chunk of segmented articles and hands every paragraph row, then its article's
+    /// row, to `sink`, in input order, with text cells as read. A chunk of any size gives the
+    /// same rows.
+    pub fn score_chunk(&mut self, chunk: &[(Article, Vec<Paragraph>)], sink: &mut dyn RowSink) -> Result<()> {
+        let mut pending = Pending::default();
+        for (i, (article, paragraphs)) in chunk.iter().enumerate() {
+            pending.open.push_back(Open { article: article.clone(), acc: ArticleAccumulator::default(), queued: true });
+            pending.paragraphs.extend(paragraphs.iter().map(|p| (i, p.clone())));
+        }
+        self.flush(&mut pending, sink, Cells { raw: true }, &mut ScoreSummary::default())
+    }
+
+    /// Scores the queued paragraphs, hands their rows to `sink`, and the rows of the articles
+    /// now complete.
+    fn flush(
+        &mut self,
+        pending: &mut Pending,
+        sink: &mut dyn RowSink,
+        cells: Cells,
+        summary: &mut ScoreSummary,
+    ) -> Result<()> {
+        let inputs: Vec<(&str, Kind)> = pending.paragraphs.iter().map(|(_, p)| (p.text.as_str(), p.kind)).collect();
+        let scored = self.scorer.score(&inputs)?;
+        let (head, stances) = (self.scorer.head(), self.scorer.stances());
+        for ((id, p), s) in pending.paragraphs.drain(..).zip(scored) {
+            let open = &mut pending.open[id - pending.first];
+            let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
+            sink.paragraph(&ParagraphRow {
+                article_id: cells.text(&open.article.id),
+                outlet: cells.text(open.article.outlet.as_deref().unwrap_or("")),
+                paragraph: p.index,
+                kind: p.kind.as_str(),
+                label: cells.text(&head.labels[s.label]),
+                p_optimistic: round4(p_opt),
+                p_neutral: round4(p_neu),
+                p_skeptical: round4(p_ske),
+                stance: round4(p_opt - p_ske),
+                windows: s.windows,
+                words: p.words,
+                text: cells.text(&p.text),
+            })?;
+            let content = p.kind == Kind::Content;
+            // Paragraphs are added in article order across chunks: the same sums in the same
+            // order as if the article had been scored whole, so the metrics are the same bits.
+            open.acc.add(&ParagraphFacts {
+                content,
+                stance: p_opt - p_ske,
+                label: stances.of(s.label),
+                words: p.words as u64,
+                tone: if content { self.lexicon.count(&p.text) } else { Default::default() },
+            });
+            summary.paragraphs += 1;
+        }
+        pending.content = 0;
+        while pending.open.front().is_some_and(|o| o.queued) {
+            let Some(done) = pending.open.pop_front() else { break };
+            pending.first += 1;
+            sink.article(&ArticleRow::new(&done.article, &done.acc.finish(), &self.provenance, cells))?;
+            summary.articles += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Runs `score`: loads the models, then streams the inputs through them.
@@ -80,17 +193,12 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     let sources = found.sources;
     let out = &settings.out;
     let lock = claim(out, progress)?;
-    let (assets, scorer) = settings.scorer.build()?;
-    let lexicon = Lexicon::load(&assets.verified(LEXICON, true)?)?;
+    let pipeline = Pipeline::build(&settings.scorer)?;
     let writers = Writers {
         paragraphs: AtomicCsv::create(&out.join(OUTPUTS[0]))?,
         articles: AtomicCsv::create(&out.join(OUTPUTS[1]))?,
-        cells: Cells { raw: settings.raw_cells },
     };
-    let provenance = Provenance {
-        model: format!("all-MiniLM-L6-v2@{}/{}", short(&scorer.head().encoder.onnx_sha256), scorer.backend_name()),
-        head: scorer.head().id.clone(),
-    };
+    let cells = Cells { raw: settings.raw_cells };
     let started = Instant::now();
     progress.start(total_bytes(&sources));
     let stream = ArticleStream::new(sources, settings.outlet.clone());
@@ -98,7 +206,7 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     let report = |summary: &ScoreSummary| {
         progress.advance(bytes.load(std::sync::atomic::Ordering::Relaxed), &status(summary, started));
     };
-    let mut scoring = Scoring { scorer, lexicon, writers, provenance, summary, pending: Pending::default() };
+    let mut scoring = Scoring { pipeline, writers, cells, summary, pending: Pending::default() };
     for item in stream {
         let article = match item.and_then(check_size) {
             Ok(article) => article,
@@ -175,10 +283,9 @@ struct Pending {
 
 /// The models, the writers and the queue of one run.
 struct Scoring {
-    scorer: Scorer,
-    lexicon: Lexicon,
+    pipeline: Pipeline,
     writers: Writers,
-    provenance: Provenance,
+    cells: Cells,
     summary: ScoreSummary,
     pending: Pending,
 }
@@ -214,49 +321,7 @@ impl Scoring {
     /// Scores the queued paragraphs, writes their rows, and writes the rows of the articles
     /// now complete.
     fn flush(&mut self) -> Result<()> {
-        let inputs: Vec<(&str, Kind)> =
-            self.pending.paragraphs.iter().map(|(_, p)| (p.text.as_str(), p.kind)).collect();
-        let scored = self.scorer.score(&inputs)?;
-        let (head, stances, cells) = (self.scorer.head(), self.scorer.stances(), self.writers.cells);
-        let pending = &mut self.pending;
-        for ((id, p), s) in pending.paragraphs.drain(..).zip(scored) {
-            let open = &mut pending.open[id - pending.first];
-            let (p_opt, p_neu, p_ske) = stances.split(&s.probs);
-            self.writers.paragraphs.write(&ParagraphRow {
-                article_id: cells.text(&open.article.id),
-                outlet: cells.text(open.article.outlet.as_deref().unwrap_or("")),
-                paragraph: p.index,
-                kind: p.kind.as_str(),
-                label: cells.text(&head.labels[s.label]),
-                p_optimistic: round4(p_opt),
-                p_neutral: round4(p_neu),
-                p_skeptical: round4(p_ske),
-                stance: round4(p_opt - p_ske),
-                windows: s.windows,
-                words: p.words,
-                text: cells.text(&p.text),
-            })?;
-            let content = p.kind == Kind::Content;
-            // Paragraphs are added in article order across chunks: the same sums in the same
-            // order as if the article had been scored whole, so the metrics are the same bits.
-            open.acc.add(&ParagraphFacts {
-                content,
-                stance: p_opt - p_ske,
-                label: stances.of(s.label),
-                words: p.words as u64,
-                tone: if content { self.lexicon.count(&p.text) } else { Default::default() },
-            });
-            self.summary.paragraphs += 1;
-        }
-        pending.content = 0;
-        while pending.open.front().is_some_and(|o| o.queued) {
-            let Some(done) = pending.open.pop_front() else { break };
-            pending.first += 1;
-            let row = ArticleRow::new(&done.article, &done.acc.finish(), &self.provenance, cells);
-            self.writers.articles.write(&row)?;
-            self.summary.articles += 1;
-        }
-        Ok(())
+        self.pipeline.flush(&mut self.pending, &mut self.writers, self.cells, &mut self.summary)
     }
 }
 
