@@ -1,6 +1,6 @@
 //! Stage 7, write: rows as CSV through one writer that only renames a file into place once it
 //! is complete, so an interrupted or failed run never leaves a file that looks finished.
-//! Files that belong together are moved into place together ([`commit_all`]); a folder being
+//! Files that belong together are moved into place together (`commit_all`); a folder being
 //! written is locked against a second run ([`lock_folder`]); temporary files are known to the
 //! process, so a signal handler can remove them ([`abandon_partial_files`]), and ones left by a
 //! killed run are swept by the next run into the folder ([`sweep_partial_files`]).
