@@ -80,7 +80,7 @@ pub fn read_articles(path: &Path, by: &str) -> Result<Vec<ArticleStance>> {
 pub fn read_articles_from<R: std::io::Read>(input: R, path: &Path, by: &str) -> Result<Vec<ArticleStance>> {
     let mut reader = csv::Reader::from_reader(input);
     let headers = reader.headers().map_err(|source| Error::Csv { path: path.into(), source })?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name);
+    let col = |name: &str| headers.iter().position(|h| crate::input::header_name(h) == crate::input::header_name(name));
     let key_col = if by == "month" { "date" } else { by };
     let missing = |name: &str| {
         Error::record(

@@ -180,9 +180,7 @@ pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
         }),
         validation,
     };
-    let layers =
-        serde_json::to_string(&head.layers).map_err(|source| Error::Json { path: settings.out.clone(), source })?;
-    head.id = format!("head-{}", &crate::assets::sha256_bytes(layers.as_bytes())[..12]);
+    head.id = head.computed_id()?;
     head.save(&settings.out)?;
     Ok(TrainReport { candidates: results, chosen, head, path: settings.out.clone() })
 }

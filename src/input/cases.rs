@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::utf8;
 use crate::error::{Error, Location, Result};
 
 /// What a case checks.
@@ -103,24 +102,15 @@ pub fn read_cases(dir: &Path) -> Result<Vec<Case>> {
 }
 
 /// Parses behaviour cases from JSON Lines.
-pub fn parse_cases<R: BufRead>(mut reader: R, path: &Path) -> Result<Vec<Case>> {
+pub fn parse_cases<R: BufRead>(reader: R, path: &Path) -> Result<Vec<Case>> {
     let mut out = Vec::new();
-    let mut line = 0u64;
-    loop {
-        let mut bytes = Vec::new();
-        if reader.read_until(b'\n', &mut bytes).map_err(|e| Error::io(path, e))? == 0 {
-            return Ok(out);
-        }
-        line += 1;
-        let at = Location::line(path, line);
-        let text = utf8(bytes, &at)?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let record: Record = serde_json::from_str(text.trim())
-            .map_err(|e| Error::record(at.clone(), format!("not a JSON object ({e})")))?;
+    super::each_line(reader, path, super::MAX_RECORD_BYTES as usize, |at, text| {
+        let record: Record =
+            serde_json::from_str(text).map_err(|e| Error::record(at.clone(), format!("not a JSON object ({e})")))?;
         out.push(case(record, at)?);
-    }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn case(r: Record, at: Location) -> Result<Case> {

@@ -44,10 +44,7 @@ impl<R: Read> CsvArticles<R> {
         if headers.is_empty() {
             return Err(Error::record(Location::file(&self.path), "file is empty; expected a header with id,text"));
         }
-        let names: Vec<String> = headers
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-            .collect();
+        let names: Vec<String> = headers.iter().map(|h| super::header_name(&String::from_utf8_lossy(h))).collect();
         let find = |name: &str| names.iter().position(|n| n == name);
         let (Some(id), Some(text)) = (find("id"), find("text")) else {
             return Err(Error::record(

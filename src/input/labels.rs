@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::quotes::{QuoteCheck, MAX_RECORD_BYTES};
-use super::{utf8, Format};
+use super::Format;
 use crate::error::{Error, Location, Result};
 
 /// One labeled paragraph.
@@ -94,29 +94,15 @@ pub(crate) fn paragraph_too_long(bytes: usize) -> String {
 }
 
 /// Parses labeled JSONL.
-pub fn parse_jsonl<R: BufRead>(mut reader: R, path: &Path) -> Result<Vec<Sample>> {
+pub fn parse_jsonl<R: BufRead>(reader: R, path: &Path) -> Result<Vec<Sample>> {
     let mut out = Vec::new();
-    let mut line = 0u64;
-    loop {
-        let mut bytes = Vec::new();
-        let (n, over) = super::read_line_capped(&mut reader, &mut bytes, MAX_RECORD_BYTES as usize)
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            return Ok(out);
-        }
-        line += 1;
-        let at = Location::line(path, line);
-        if over {
-            return Err(Error::record(at, super::too_large("the line")));
-        }
-        let text = utf8(bytes, &at)?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let record: Record = serde_json::from_str(text.trim())
-            .map_err(|e| Error::record(at.clone(), format!("not a JSON object ({e})")))?;
+    super::each_line(reader, path, MAX_RECORD_BYTES as usize, |at, text| {
+        let record: Record =
+            serde_json::from_str(text).map_err(|e| Error::record(at.clone(), format!("not a JSON object ({e})")))?;
         out.push(sample(record, at)?);
-    }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Parses labeled CSV with a header naming at least `text` and `label`.
@@ -126,7 +112,7 @@ pub fn parse_csv<R: Read>(reader: R, path: &Path) -> Result<Vec<Sample>> {
     if let Some(problem) = QuoteCheck::of_last_record(&mut reader).into_iter().next() {
         return Err(Error::record(Location::line(path, 1), problem.message));
     }
-    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let find = |name: &str| headers.iter().position(|h| super::header_name(h) == name);
     let (Some(text), Some(label)) = (find("text"), find("label")) else {
         return Err(Error::record(Location::line(path, 1), "header must have columns \"text\" and \"label\""));
     };

@@ -87,6 +87,40 @@ impl std::str::FromStr for Format {
     }
 }
 
+/// Calls `each` with the 1-based location and the trimmed text of every non-blank line of
+/// `reader`, decoded as UTF-8, each line at most `cap` bytes (a longer one is a bad record at its
+/// line, never held whole). The one line reader of the JSON Lines formats that are read whole
+/// (labeled samples, behaviour cases).
+pub(crate) fn each_line<R: BufRead>(
+    mut reader: R,
+    path: &Path,
+    cap: usize,
+    mut each: impl FnMut(Location, &str) -> Result<()>,
+) -> Result<()> {
+    let mut line = 0u64;
+    loop {
+        let mut bytes = Vec::new();
+        let (n, over) = read_line_capped(&mut reader, &mut bytes, cap).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        line += 1;
+        let at = Location::line(path, line);
+        if over {
+            return Err(Error::record(at, too_large("the line")));
+        }
+        let text = utf8(bytes, &at)?;
+        if !text.trim().is_empty() {
+            each(at, text.trim())?;
+        }
+    }
+}
+
+/// A CSV header cell as every reader compares it: trimmed, without a byte-order mark, lower case.
+pub(crate) fn header_name(cell: &str) -> String {
+    cell.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()
+}
+
 /// Decodes one line (or file) as UTF-8, naming the place of the first invalid byte.
 pub(crate) fn utf8(bytes: Vec<u8>, at: &Location) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
