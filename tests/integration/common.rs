@@ -61,6 +61,15 @@ pub fn stancemeter(dir: &Path, args: &[&str]) -> Run {
     stancemeter_stdin(dir, args, None)
 }
 
+/// `stancemeter score INPUTS --out out --quiet EXTRA` in `dir`.
+pub fn score(dir: &Path, inputs: &[&str], extra: &[&str]) -> Run {
+    let mut args = vec!["score"];
+    args.extend_from_slice(inputs);
+    args.extend_from_slice(&["--out", "out", "--quiet"]);
+    args.extend_from_slice(extra);
+    stancemeter(dir, &args)
+}
+
 /// Runs stancemeter with `args` in `dir`, feeding `stdin`.
 pub fn stancemeter_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     stancemeter_with(dir, args, stdin, &root().join("models"))

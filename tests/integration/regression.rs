@@ -3,20 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{column, files_in, read_csv, root, stancemeter, stancemeter_with};
+use crate::common::{column, files_in, read_csv, root, score, stancemeter, stancemeter_with};
 
 /// One good JSONL article.
 const GOOD: &[u8] =
     b"{\"id\":\"good\",\"text\":\"Negotiators met in Geneva and agreed to continue talks next week.\"}\n";
-
-/// `stancemeter score INPUTS --out out --quiet EXTRA` in `dir`.
-fn score(dir: &Path, inputs: &[&str], extra: &[&str]) -> crate::common::Run {
-    let mut args = vec!["score"];
-    args.extend_from_slice(inputs);
-    args.extend_from_slice(&["--out", "out", "--quiet"]);
-    args.extend_from_slice(extra);
-    stancemeter(dir, &args)
-}
 
 /// A temporary folder holding `files` (name, bytes).
 fn folder(files: &[(&str, &[u8])]) -> tempfile::TempDir {

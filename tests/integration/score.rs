@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::{assets, column, files_in, read_csv, root, stancemeter, stancemeter_stdin};
+use crate::common::{assets, column, files_in, read_csv, root, score, stancemeter, stancemeter_stdin};
 
 const PARAGRAPH_COLUMNS: &[&str] = &[
     "article_id",
@@ -49,14 +49,6 @@ const ARTICLE_COLUMNS: &[&str] = &[
 
 fn seed() -> std::path::PathBuf {
     root().join("data/samples/seed/witkoff-putin-moscow.txt")
-}
-
-fn score(dir: &Path, inputs: &[&str], extra: &[&str]) -> crate::common::Run {
-    let mut args = vec!["score"];
-    args.extend_from_slice(inputs);
-    args.extend_from_slice(&["--out", "out", "--quiet"]);
-    args.extend_from_slice(extra);
-    stancemeter(dir, &args)
 }
 
 #[test]
