@@ -156,8 +156,23 @@ impl Encoder {
     /// checked against the manifest first so a missing or corrupted download names the command
     /// that fixes it.
     pub fn load(assets: &crate::assets::Assets, onnx: &OnnxOptions, options: EncoderOptions) -> Result<Encoder> {
+        Encoder::load_graph(assets, crate::assets::ONNX_MODEL, onnx, options)
+    }
+
+    /// [`Encoder::load`] with another fp32 graph (one built from a fine-tuning adapter); with
+    /// int8 precision its `.int8.onnx` sibling runs.
+    pub fn load_graph(
+        assets: &crate::assets::Assets,
+        fp32_graph: &str,
+        onnx: &OnnxOptions,
+        options: EncoderOptions,
+    ) -> Result<Encoder> {
+        let graph = match onnx.precision {
+            Precision::Fp32 => fp32_graph.to_string(),
+            Precision::Int8 => crate::assets::int8_graph(fp32_graph),
+        };
         let library = assets.verified(crate::assets::RUNTIME_LIBRARY, false)?;
-        let model = assets.verified(onnx.precision.graph(), true)?;
+        let model = assets.verified(&graph, true)?;
         let weights = assets.verified(crate::assets::SAFETENSORS_MODEL, true)?;
         let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;
         let backend = OnnxBackend::try_new(&library, &model, &weights, onnx)?;

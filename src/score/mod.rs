@@ -1,6 +1,7 @@
 //! Stage 5, score: embeddings -> stance probabilities through a trained head; page furniture
 //! is neutral by rule. Training and evaluation of heads live here too.
 
+pub mod finetune;
 pub mod head;
 pub mod metrics;
 mod stance;
@@ -65,7 +66,9 @@ impl Scorer {
         }
         if let Some(sha) = onnx_sha256.filter(|sha| *sha != head.encoder.onnx_sha256) {
             return Err(bad(format!(
-                "was trained on encoder {} but the models folder holds {sha}; retrain it with `stancemeter train`",
+                "was trained on encoder graph {} ({}) but that graph is {sha} here; run `bash models/fetch` to \
+                 build the graphs the models folder lists, or retrain the head with `stancemeter train`",
+                head.encoder.graph.as_deref().unwrap_or(crate::assets::ONNX_MODEL),
                 head.encoder.onnx_sha256
             )));
         }

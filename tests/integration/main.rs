@@ -7,5 +7,6 @@ mod compare;
 mod embed;
 mod encoder;
 mod eval;
+mod finetune;
 mod precision;
 mod score;
