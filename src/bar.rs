@@ -46,3 +46,37 @@ impl stancemeter::progress::Progress for Bar {
 
 /// Text from input made safe for the terminal (the library's one function for it).
 pub use stancemeter::error::printable;
+
+/// A bar over fine-tuning batches: epoch, running loss and, after each epoch, dev macro-F1.
+pub struct StepBar(ProgressBar);
+
+impl StepBar {
+    /// A bar on stderr, or a hidden one when `quiet` or stderr is not a terminal.
+    pub fn new(quiet: bool) -> StepBar {
+        if quiet || !std::io::stderr().is_terminal() {
+            return StepBar(ProgressBar::hidden());
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} | {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        StepBar(bar)
+    }
+
+    /// Shows one step; a finished epoch is printed above the bar.
+    pub fn step(&self, step: &stancemeter::score::Step) {
+        self.0.set_length(step.batches as u64);
+        self.0.set_position(step.batch as u64);
+        self.0.set_message(format!("epoch {}/{} loss {:.4}", step.epoch, step.epochs, step.loss));
+        if let Some(f1) = step.dev_macro_f1 {
+            let line =
+                format!("epoch {}/{}: train loss {:.4}, dev macro-F1 {f1:.4}", step.epoch, step.epochs, step.loss);
+            self.0.suspend(|| eprintln!("{line}"));
+        }
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

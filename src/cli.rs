@@ -7,10 +7,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use stancemeter::commands::{behaviour, embed, eval, score, train};
+use stancemeter::commands::{behaviour, embed, eval, finetune, score, train};
 use stancemeter::compare::CompareSettings;
 use stancemeter::encode::{BackendKind, EncoderOptions, Precision};
 use stancemeter::input::Format;
+use stancemeter::score::{FinetuneOptions, Trainable};
 use stancemeter::settings::{EncoderSettings, ScorerSettings};
 
 /// Measures how news coverage talks about a negotiated settlement.
@@ -65,6 +66,10 @@ pub struct EncoderArgs {
     /// when its size or modification time changes; models/.verified.json remembers them).
     #[arg(long)]
     pub verify_models: bool,
+    /// Use the encoder fine-tuned with this adapter (the graphs models/fetch builds from it);
+    /// score and eval take it from the head, embed uses the plain model unless given.
+    #[arg(long, value_name = "FILE")]
+    pub adapter: Option<PathBuf>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -157,6 +162,16 @@ pub struct TrainArgs {
     /// dev, refit it on train + dev and calibrate it on article-grouped out-of-fold predictions).
     #[arg(long)]
     pub no_refit: bool,
+    /// Fine-tune the encoder instead of fitting a head: lora (rank 8), lora-rN, top1 .. top6
+    /// or full. --out is then the adapter file (NAME.adapter.safetensors); README: Fine-tuning.
+    #[arg(long, value_name = "METHOD", value_parser = finetune::parse_method)]
+    pub finetune: Option<Trainable>,
+    /// Most fine-tuning epochs (training stops early when dev macro-F1 stops improving) [default: 4]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub epochs: Option<usize>,
+    /// Fine-tuning learning rate of the encoder part [default: 1e-3 for lora, 1e-4 for layers]
+    #[arg(long, value_name = "X")]
+    pub learning_rate: Option<f64>,
     #[command(flatten)]
     pub encoder: EncoderArgs,
 }
@@ -232,6 +247,7 @@ impl EncoderArgs {
             threads: self.threads,
             batches,
             reverify: self.verify_models,
+            graph: self.adapter.as_deref().map(stancemeter::assets::finetuned_graph),
         }
     }
 }
@@ -293,7 +309,26 @@ impl TrainArgs {
             out: self.out,
             seed: self.seed,
             refit: !self.no_refit,
+            adapter: self.encoder.adapter.clone(),
         }
+    }
+
+    /// Fine-tuning settings, when --finetune was given.
+    pub fn finetune_settings(&self) -> Option<finetune::FinetuneSettings> {
+        let mut options = FinetuneOptions::for_method(self.finetune?, self.seed);
+        if let Some(epochs) = self.epochs {
+            options.epochs = epochs;
+        }
+        if let Some(rate) = self.learning_rate {
+            options.learning_rate = rate;
+        }
+        Some(finetune::FinetuneSettings {
+            labels: self.labels.clone(),
+            dev: self.dev.clone(),
+            adapter: self.out.clone(),
+            options,
+            encoder: self.encoder.settings(Some(Precision::Fp32)),
+        })
     }
 }
 

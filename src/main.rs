@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use stancemeter::commands::{behaviour, embed, eval, score, train};
+use stancemeter::commands::{behaviour, embed, eval, finetune, score, train};
 use stancemeter::{compare, Error, Result};
 
 fn main() -> ExitCode {
@@ -64,6 +64,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Train(args) => {
+            if let Some(settings) = args.finetune_settings() {
+                let bar = bar::StepBar::new(args.encoder.quiet);
+                let report = finetune::run(&settings, &mut |step| bar.step(step))?;
+                bar.finish();
+                eprint!("{}", report.render());
+                return Ok(ExitCode::SUCCESS);
+            }
             eprint!("{}", train::run(&args.settings())?.render());
             Ok(ExitCode::SUCCESS)
         }

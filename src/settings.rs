@@ -24,6 +24,9 @@ pub struct EncoderSettings {
     pub batches: EncoderOptions,
     /// Hash every model file again instead of trusting the stamps of earlier checks.
     pub reverify: bool,
+    /// The fp32 graph (in the models folder) of a fine-tuned encoder; `None` is the plain
+    /// model, or for scoring the graph the head names.
+    pub graph: Option<String>,
 }
 
 impl EncoderSettings {
@@ -41,11 +44,20 @@ impl EncoderSettings {
         onnx
     }
 
+    /// The fp32 graph these settings load.
+    pub fn fp32_graph(&self) -> &str {
+        self.graph.as_deref().unwrap_or(ONNX_MODEL)
+    }
+
     /// Loads the encoder, in `default` precision unless the settings name one.
     pub fn encoder(&self, assets: &Assets, default: Precision) -> Result<Encoder> {
         let onnx = self.onnx(default);
         match self.backend {
-            BackendKind::Onnx => Encoder::load(assets, &onnx, self.batches.clone()),
+            BackendKind::Onnx => Encoder::load_graph(assets, self.fp32_graph(), &onnx, self.batches.clone()),
+            BackendKind::RustBert if self.graph.is_some() => Err(Error::Usage(
+                "the rust-bert backend serves the plain encoder only; score a fine-tuned head with --backend onnx"
+                    .into(),
+            )),
             // rust-bert runs fp32 only; a command's int8 default applies to the onnx backend.
             BackendKind::RustBert if self.precision == Some(Precision::Int8) => {
                 Err(Error::Usage("--precision int8 needs the onnx backend; rust-bert runs fp32".into()))
@@ -84,8 +96,18 @@ impl ScorerSettings {
         let assets = self.encoder.assets()?;
         let head_path = self.head.clone().unwrap_or_else(|| assets.path(DEFAULT_HEAD));
         let head = Head::load(&head_path)?;
-        let encoder = self.encoder.encoder(&assets, Self::DEFAULT_PRECISION)?;
-        let scorer = Scorer::try_new(encoder, head, &head_path, assets.sha256_of(ONNX_MODEL))?.with_cache(self.cache);
+        // The head names the graph it was fitted on (a fine-tuned one, or the plain model).
+        let mut encoder_settings = self.encoder.clone();
+        if encoder_settings.graph.is_none() {
+            encoder_settings.graph = head.encoder.graph.clone();
+        }
+        let graph = encoder_settings.fp32_graph().to_string();
+        let sha256 = assets.sha256_of(&graph).ok_or_else(|| Error::Model {
+            path: assets.path("manifest.json"),
+            problem: format!("lists no {graph}, the graph head {} needs", head_path.display()),
+        })?;
+        let encoder = encoder_settings.encoder(&assets, Self::DEFAULT_PRECISION)?;
+        let scorer = Scorer::try_new(encoder, head, &head_path, Some(sha256))?.with_cache(self.cache);
         let onnx = self.encoder.onnx(Self::DEFAULT_PRECISION);
         let refine = self.encoder.backend == BackendKind::Onnx && onnx.precision == Precision::Int8;
         if !refine || self.refine_margin <= 0.0 {
@@ -95,9 +117,9 @@ impl ScorerSettings {
         let exact = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: onnx.workers };
         // Checked now, so a missing or damaged fp32 graph is reported before any work is done;
         // the session itself is made when the first near-tie needs it.
-        assets.verified(Precision::Fp32.graph(), true)?;
+        assets.verified(&graph, true)?;
         let (lazy_assets, batches) = (assets.clone(), self.encoder.batches.clone());
-        let load = Box::new(move || Encoder::load(&lazy_assets, &exact, batches.clone()));
+        let load = Box::new(move || Encoder::load_graph(&lazy_assets, &graph, &exact, batches.clone()));
         Ok((assets, scorer.with_refiner("onnxruntime", load, self.refine_margin)))
     }
 }
