@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads: i32 = args.get(1).map(|t| t.parse()).transpose()?.unwrap_or(2);
     tch::set_num_threads(threads);
     let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let tokenizer = stancemeter::encode::WordPieceTokenizer::from_file(&models.join("minilm/tokenizer.json"))?;
+    let tokenizer = tokenizers::Tokenizer::from_file(models.join("minilm/tokenizer.json"))?;
     let mut texts = Vec::new();
     let mut labels = Vec::new();
     for line in std::io::BufReader::new(std::fs::File::open(file)?).lines() {
@@ -28,8 +28,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         texts.push(v["text"].as_str().unwrap_or_default().to_string());
         labels.push(["optimistic", "neutral", "skeptical"].iter().position(|l| v["label"] == *l).unwrap_or(1) as i64);
     }
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let windows = tokenizer.windows(&refs)?;
+    // First window only ([CLS], at most 254 tokens, [SEP]): the small file's paragraphs fit one.
+    let mut windows: Vec<Vec<u32>> = Vec::new();
+    for text in &texts {
+        let ids = tokenizer.encode(text.as_str(), false)?.get_ids().to_vec();
+        let mut window = vec![101];
+        window.extend(ids.iter().take(254));
+        window.push(102);
+        windows.push(window);
+    }
 
     let config: BertConfig = serde_json::from_str(&std::fs::read_to_string(models.join("minilm/config.json"))?)?;
     let mut store = VarStore::new(Device::Cpu);
@@ -38,17 +45,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     store.load_partial(models.join("minilm/model.safetensors"))?;
     let mut opt = nn::AdamW::default().build(&store, 1e-4)?;
 
-    // Same batching as the candle trainer: longest first, 16 paragraphs (first window only:
-    // the small file's paragraphs fit one window).
+    // Same batching as the candle trainer: longest first, 16 paragraphs.
     let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(windows[i].windows[0].len()));
+    order.sort_by_key(|&i| std::cmp::Reverse(windows[i].len()));
     let mut times = Vec::new();
     for chunk in order.chunks(16) {
-        let len = chunk.iter().map(|&i| windows[i].windows[0].len()).max().unwrap_or(1);
+        let len = chunk.iter().map(|&i| windows[i].len()).max().unwrap_or(1);
         let mut ids = vec![0i64; chunk.len() * len];
         let mut mask = vec![0i64; chunk.len() * len];
         for (r, &i) in chunk.iter().enumerate() {
-            for (c, &t) in windows[i].windows[0].iter().enumerate() {
+            for (c, &t) in windows[i].iter().enumerate() {
                 ids[r * len + c] = i64::from(t);
                 mask[r * len + c] = 1;
             }

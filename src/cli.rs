@@ -87,7 +87,7 @@ pub struct ScorerArgs {
     pub precision: Option<Precision>,
     /// With int8: paragraphs whose two most probable labels are closer than M are encoded again
     /// in fp32 and scored from that (0 = never)
-    #[arg(long, default_value_t = 0.05, value_name = "M", value_parser = unit_interval)]
+    #[arg(long, default_value_t = stancemeter::settings::DEFAULT_REFINE_MARGIN, value_name = "M", value_parser = unit_interval)]
     pub refine_margin: f32,
     /// Distinct paragraphs whose scores are kept, so repeats (syndicated wire copy) are encoded
     /// once; about 100 bytes each; results are identical with any value (0 = off) [default: 65536]

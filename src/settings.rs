@@ -54,8 +54,10 @@ impl EncoderSettings {
         let onnx = self.onnx(default);
         match self.backend {
             BackendKind::Onnx => Encoder::load_graph(assets, self.fp32_graph(), &onnx, self.batches.clone()),
-            BackendKind::RustBert if self.graph.is_some() => Err(Error::Usage(
-                "the rust-bert backend serves the plain encoder only; score a fine-tuned head with --backend onnx"
+            // (A binary without the feature says how to build it first, from load_rust_bert.)
+            BackendKind::RustBert if self.graph.is_some() && cfg!(feature = "rust-bert") => Err(Error::Usage(
+                "the rust-bert backend serves the plain encoder only, and this head needs a fine-tuned one: use \
+                 --backend onnx, or a head fitted on the plain encoder (--head models/heads/plain.json)"
                     .into(),
             )),
             // rust-bert runs fp32 only; a command's int8 default applies to the onnx backend.
@@ -66,6 +68,11 @@ impl EncoderSettings {
         }
     }
 }
+
+/// The default `refine_margin`: with the shipped fine-tuned head, 0.10 keeps every article's
+/// mean stance within 0.02 of fp32 on the demo corpus (0.05 let one move by 0.0225; about 9% of
+/// content paragraphs are then encoded twice; BENCHMARKS.md, "int8 against fp32").
+pub const DEFAULT_REFINE_MARGIN: f32 = 0.10;
 
 /// How to build a scorer: an encoder, a head, and the fp32 refinement of near-ties.
 #[derive(Debug, Clone)]
@@ -83,7 +90,12 @@ pub struct ScorerSettings {
 
 impl Default for ScorerSettings {
     fn default() -> Self {
-        ScorerSettings { encoder: EncoderSettings::default(), head: None, refine_margin: 0.05, cache: 65_536 }
+        ScorerSettings {
+            encoder: EncoderSettings::default(),
+            head: None,
+            refine_margin: DEFAULT_REFINE_MARGIN,
+            cache: 65_536,
+        }
     }
 }
 
