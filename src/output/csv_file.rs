@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::partial::{commit_all, temp_beside, Partial};
+use super::TableFile;
 use crate::error::{Error, Result};
 
 /// A CSV file being written under a hidden temporary name beside its final path.
@@ -30,7 +31,7 @@ impl AtomicCsv {
 
     /// Flushes the file and moves it into place.
     pub(crate) fn commit(self) -> Result<()> {
-        commit_all(vec![self])
+        commit_all(vec![TableFile::Csv(self)])
     }
 
     /// Flushes and syncs the temporary file, ready to be moved into place.

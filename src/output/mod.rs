@@ -1,21 +1,26 @@
-//! Stage 7, write: rows as CSV through one writer that only renames a file into place once it
-//! is complete, so an interrupted or failed run never leaves a file that looks finished.
+//! Stage 7, write: rows as CSV or Parquet ([`OutFormat`]) through writers that only rename a file
+//! into place once it is complete, so an interrupted or failed run never leaves a file that
+//! looks finished.
 //! Files that belong together are moved into place together (`commit_all`); a folder being
 //! written is locked against a second run ([`lock_folder`]); temporary files are known to the
 //! process, so a signal handler can remove them ([`abandon_partial_files`]), and ones left by a
 //! killed run are swept by the next run into the folder ([`sweep_partial_files`]). The
-//! temporary files, the pair commit and the lock live in `partial`; the CSV writer in
-//! `csv_file`.
+//! temporary files, the pair commit and the lock live in `partial`; the writers in `csv_file`
+//! and `parquet_file`.
 //!
-//! Columns are the serde structs below; each is documented once in docs/columns.md. Text cells
-//! go through [`Cells`], which keeps spreadsheets from reading them as formulas.
+//! Columns are the serde structs below; each is documented once in docs/columns.md, with the
+//! Parquet types `parquet_file` gives them. Text cells go through [`Cells`], which keeps
+//! spreadsheets from reading them as formulas.
 
 mod csv_file;
+mod parquet_file;
 mod partial;
 
 use std::borrow::Cow;
+use std::fmt;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::Serialize;
 
@@ -24,6 +29,8 @@ use crate::error::{Error, Result};
 use crate::input::Article;
 
 pub(crate) use csv_file::AtomicCsv;
+use parquet_file::{file_metadata, AtomicParquet, Limits, ParquetRow};
+use partial::Partial;
 pub use partial::{abandon_partial_files, lock_folder, sweep_partial_files, Abandoned, FolderLock};
 pub(crate) use partial::{commit_all, write_atomic};
 
@@ -192,6 +199,91 @@ pub(crate) fn round4(x: f64) -> f64 {
     }
 }
 
+/// The file format `score` writes its two tables in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutFormat {
+    /// paragraphs.csv and articles.csv; text cells a spreadsheet would run as a formula are
+    /// guarded (see [`Cells`]).
+    #[default]
+    Csv,
+    /// paragraphs.parquet and articles.parquet: typed columns, nulls for missing values, text
+    /// as read, and the run's provenance as file metadata.
+    Parquet,
+}
+
+impl OutFormat {
+    /// Every format, so a run can sweep the temporary files of any of them.
+    pub const ALL: [OutFormat; 2] = [OutFormat::Csv, OutFormat::Parquet];
+
+    /// The name `--out-format` takes, which is also the files' extension.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutFormat::Csv => "csv",
+            OutFormat::Parquet => "parquet",
+        }
+    }
+
+    /// The run's two files, in the order they are moved into place.
+    pub fn file_names(self) -> [&'static str; 2] {
+        match self {
+            OutFormat::Csv => ["paragraphs.csv", "articles.csv"],
+            OutFormat::Parquet => ["paragraphs.parquet", "articles.parquet"],
+        }
+    }
+}
+
+impl FromStr for OutFormat {
+    type Err = String;
+
+    /// Parses an `--out-format` value.
+    fn from_str(name: &str) -> std::result::Result<OutFormat, String> {
+        let known = OutFormat::ALL.into_iter().find(|format| format.name() == name);
+        known.ok_or_else(|| format!("unknown output format {name:?}; use csv or parquet"))
+    }
+}
+
+impl fmt::Display for OutFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One table of a run being written, in the run's format; moved into place by [`commit_all`].
+pub(crate) enum TableFile {
+    Csv(AtomicCsv),
+    Parquet(AtomicParquet),
+}
+
+impl TableFile {
+    /// Starts writing a table of `R` rows at `path`. A Parquet file carries `provenance` as
+    /// file metadata (a CSV has it in its `model` and `head` columns).
+    pub(crate) fn create<R: ParquetRow>(format: OutFormat, path: &Path, provenance: &Provenance) -> Result<TableFile> {
+        Ok(match format {
+            OutFormat::Csv => TableFile::Csv(AtomicCsv::create(path)?),
+            OutFormat::Parquet => {
+                let metadata = file_metadata(provenance);
+                TableFile::Parquet(AtomicParquet::create(path, R::COLUMNS, metadata, Limits::default())?)
+            }
+        })
+    }
+
+    /// Writes one row.
+    pub(crate) fn write<R: Serialize + ParquetRow>(&mut self, row: &R) -> Result<()> {
+        match self {
+            TableFile::Csv(csv) => csv.write(row),
+            TableFile::Parquet(parquet) => parquet.write(row),
+        }
+    }
+
+    /// Completes the temporary file, ready to be moved into place.
+    fn finish(self) -> Result<(Partial, PathBuf)> {
+        match self {
+            TableFile::Csv(csv) => csv.finish(),
+            TableFile::Parquet(parquet) => parquet.finish(),
+        }
+    }
+}
+
 /// Writes serde rows (with a header) to a CSV file atomically.
 pub(crate) fn write_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     let mut csv = AtomicCsv::create(path)?;
@@ -222,6 +314,17 @@ mod tests {
         }
         assert_eq!(Cells::default().text("\tx"), "'\tx");
         assert_eq!(Cells::default().text("\rx"), "'\rx");
+    }
+
+    #[test]
+    fn out_format_names_round_trip_and_unknown_names_say_what_to_use() {
+        for format in OutFormat::ALL {
+            assert_eq!(format.to_string().parse::<OutFormat>(), Ok(format));
+            assert!(format.file_names().iter().all(|name| name.ends_with(&format!(".{format}"))));
+        }
+        assert_eq!(OutFormat::default(), OutFormat::Csv);
+        assert_eq!("xlsx".parse::<OutFormat>(), Err("unknown output format \"xlsx\"; use csv or parquet".into()));
+        assert!("CSV".parse::<OutFormat>().is_err(), "names are lower case, as every other value");
     }
 
     #[test]

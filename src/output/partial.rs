@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tempfile::NamedTempFile;
 
-use super::AtomicCsv;
+use super::TableFile;
 use crate::error::{Error, Result};
 
 /// Temporary files this process is writing, so a signal handler can remove them; committing
@@ -69,8 +69,8 @@ impl Drop for Partial {
 
 /// Moves files into place together: if one cannot be, those already moved are removed again,
 /// so the files appear all or not at all. Nothing is half-written either way.
-pub(crate) fn commit_all(files: Vec<AtomicCsv>) -> Result<()> {
-    let finished: Vec<(Partial, PathBuf)> = files.into_iter().map(AtomicCsv::finish).collect::<Result<_>>()?;
+pub(crate) fn commit_all(files: Vec<TableFile>) -> Result<()> {
+    let finished: Vec<(Partial, PathBuf)> = files.into_iter().map(TableFile::finish).collect::<Result<_>>()?;
     let mut finished = finished;
     let mut held = partial_files();
     let mut placed: Vec<PathBuf> = Vec::new();
@@ -179,6 +179,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::AtomicCsv;
 
     #[test]
     fn nothing_appears_until_commit_and_abandoned_files_vanish() {
@@ -213,7 +214,7 @@ mod tests {
         let mut b = AtomicCsv::create(&second).unwrap();
         a.write(&("a", 1)).unwrap();
         b.write(&("b", 2)).unwrap();
-        assert!(commit_all(vec![a, b]).is_err());
+        assert!(commit_all(vec![TableFile::Csv(a), TableFile::Csv(b)]).is_err());
         assert!(!first.exists(), "the first file was left without the second");
         let names: Vec<String> =
             std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
