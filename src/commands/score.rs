@@ -60,8 +60,8 @@ pub struct ScoreSummary {
     pub skipped: u64,
 }
 
-/// Where scored rows go: the CLI's CSV files, or a library user's own columns (the Python
-/// package builds data frames).
+/// Where scored rows go: the CLI's CSV or Parquet files, or a library user's own columns (the
+/// Python package builds data frames).
 pub trait RowSink {
     /// One paragraph, in input order.
     fn paragraph(&mut self, row: &ParagraphRow) -> Result<()>;

@@ -195,9 +195,10 @@ pub(crate) struct Limits {
 }
 
 impl Default for Limits {
-    /// Row groups of up to 32 MiB encoded (about 100,000 news paragraphs): large enough for
+    /// Row groups of up to 32 MiB encoded (tens of thousands of news paragraphs; the Parquet
+    /// writer's own cap of 1,048,576 rows comes first for very short rows): large enough for
     /// readers to scan efficiently, small enough that holding one costs little beside the
-    /// encoder's own few hundred MB.
+    /// encoder's own few hundred MB (BENCHMARKS.md, "Parquet output").
     fn default() -> Limits {
         Limits { batch_rows: 4096, batch_text: 8 << 20, row_group_bytes: 32 << 20 }
     }
