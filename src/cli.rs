@@ -11,6 +11,7 @@ use stancemeter::commands::{behaviour, embed, eval, finetune, score, train};
 use stancemeter::compare::CompareSettings;
 use stancemeter::encode::{BackendKind, EncoderOptions, Precision};
 use stancemeter::input::Format;
+use stancemeter::output::OutFormat;
 use stancemeter::score::{FinetuneOptions, Trainable};
 use stancemeter::settings::{EncoderSettings, ScorerSettings};
 
@@ -28,7 +29,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Score articles: writes OUT/paragraphs.csv and OUT/articles.csv.
+    /// Score articles: writes OUT/paragraphs.csv and OUT/articles.csv (or .parquet with
+    /// --out-format parquet).
     Score(ScoreArgs),
     /// Evaluate a stance head on labeled paragraphs.
     Eval(EvalArgs),
@@ -102,9 +104,14 @@ pub struct ScoreArgs {
     /// Article files (.txt, .jsonl, .csv), folders (searched recursively), or - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Output folder for paragraphs.csv and articles.csv.
+    /// Output folder for paragraphs.csv and articles.csv (or the .parquet files).
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
+    /// Output files: csv, or parquet (paragraphs.parquet and articles.parquet: the same columns,
+    /// typed, missing values as nulls, text as read since formula guarding is a spreadsheet
+    /// concern; docs/columns.md).
+    #[arg(long, value_name = "FORMAT", default_value = "csv")]
+    pub out_format: OutFormat,
     /// Input format for stdin and for files whose extension names none: txt, jsonl or csv.
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<Format>,
@@ -114,8 +121,9 @@ pub struct ScoreArgs {
     /// Stop at the first bad record (default: skip it, report it, exit with status 3).
     #[arg(long)]
     pub strict: bool,
-    /// Write text cells exactly as read (default: a cell starting with =, +, -, @, tab or
-    /// carriage return gets a leading ' so spreadsheets do not run it as a formula).
+    /// Write CSV text cells exactly as read (default: a cell starting with =, +, -, @, tab or
+    /// carriage return gets a leading ' so spreadsheets do not run it as a formula). Parquet
+    /// text is always written as read, so with --out-format parquet this changes nothing.
     #[arg(long)]
     pub raw_cells: bool,
     #[command(flatten)]
@@ -272,6 +280,7 @@ impl ScoreArgs {
             outlet: self.outlet,
             out: self.out,
             strict: self.strict,
+            out_format: self.out_format,
             raw_cells: self.raw_cells,
             chunk_paragraphs: 256,
         }

@@ -40,7 +40,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let summary = score::run(&settings, &bar)?;
             let out = bar::printable(&settings.out.display().to_string());
             let (articles, paragraphs) = (summary.articles, summary.paragraphs);
-            eprintln!("stancemeter: scored {articles} articles ({paragraphs} paragraphs); wrote {out}/paragraphs.csv and {out}/articles.csv");
+            let [p_file, a_file] = settings.out_format.file_names();
+            eprintln!("stancemeter: scored {articles} articles ({paragraphs} paragraphs); wrote {out}/{p_file} and {out}/{a_file}");
             if summary.skipped == 0 {
                 return Ok(ExitCode::SUCCESS);
             }
