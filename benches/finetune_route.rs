@@ -14,7 +14,7 @@ use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
 use tch::nn::{self, Module, OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let file = args.first().ok_or("usage: finetune_route FILE.jsonl [THREADS]")?;
     let threads: i32 = args.get(1).map(|t| t.parse()).transpose()?.unwrap_or(2);
