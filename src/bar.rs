@@ -6,21 +6,27 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// A bar on stderr drawn with `template`, or a hidden one when `quiet` or stderr is not a
+/// terminal.
+fn on_stderr(quiet: bool, template: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
 /// A progress bar for `score`.
 pub struct Bar(ProgressBar);
 
 impl Bar {
     /// A bar on stderr, or a hidden one when `quiet` or stderr is not a terminal.
     pub fn new(quiet: bool) -> Bar {
-        if quiet || !std::io::stderr().is_terminal() {
-            return Bar(ProgressBar::hidden());
+        let bar = on_stderr(quiet, "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta} | {msg}");
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
         }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        let style =
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta} | {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        bar.set_style(style);
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
         Bar(bar)
     }
 }
@@ -53,14 +59,7 @@ pub struct StepBar(ProgressBar);
 impl StepBar {
     /// A bar on stderr, or a hidden one when `quiet` or stderr is not a terminal.
     pub fn new(quiet: bool) -> StepBar {
-        if quiet || !std::io::stderr().is_terminal() {
-            return StepBar(ProgressBar::hidden());
-        }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} | {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style);
-        StepBar(bar)
+        StepBar(on_stderr(quiet, "[{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} | {msg}"))
     }
 
     /// Shows one step; a finished epoch is printed above the bar.
