@@ -61,7 +61,7 @@ pub struct EncoderArgs {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub threads: Option<usize>,
     /// Encoder backend: onnx, or rust-bert (needs a binary built with `--features rust-bert`,
-    /// README) [default: onnx]
+    /// README)
     #[arg(long, value_name = "NAME", default_value = "onnx")]
     pub backend: BackendKind,
     /// Hash every model file again (normally a file whose sha256 matched is re-hashed only
