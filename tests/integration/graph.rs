@@ -1,0 +1,131 @@
+//! The fused graphs (models/fuse_graph.py) hold the fused operators, so a change that silently
+//! builds the plain graph again, or un-fuses one part of it, fails here rather than only
+//! showing up as a slower benchmark.
+
+use std::collections::BTreeMap;
+
+use stancemeter::assets::{ONNX_MODEL, ONNX_MODEL_INT8};
+
+use crate::common::assets;
+
+/// Operator type (with its domain when not the default one) -> number of nodes in the graph.
+type OpCounts = BTreeMap<String, usize>;
+
+/// One field of a protobuf message: its number and, for length-delimited fields, its bytes.
+struct Field<'a> {
+    number: u64,
+    bytes: Option<&'a [u8]>,
+}
+
+fn varint(buf: &[u8], at: &mut usize) -> u64 {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = buf[*at];
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    value
+}
+
+/// The top-level fields of one protobuf message (enough of the wire format for ModelProto).
+fn fields(buf: &[u8]) -> Vec<Field<'_>> {
+    let (mut at, mut out) = (0, Vec::new());
+    while at < buf.len() {
+        let key = varint(buf, &mut at);
+        let bytes = match key & 7 {
+            0 => {
+                varint(buf, &mut at);
+                None
+            }
+            1 => {
+                at += 8;
+                None
+            }
+            2 => {
+                let len = varint(buf, &mut at) as usize;
+                at += len;
+                Some(&buf[at - len..at])
+            }
+            5 => {
+                at += 4;
+                None
+            }
+            wire => panic!("wire type {wire} at byte {at}: not an ONNX model"),
+        };
+        out.push(Field { number: key >> 3, bytes });
+    }
+    out
+}
+
+fn field(message: &[u8], number: u64) -> impl Iterator<Item = &[u8]> {
+    fields(message).into_iter().filter(move |f| f.number == number).filter_map(|f| f.bytes)
+}
+
+/// Nodes per operator type of an ONNX file (ModelProto.graph = 7, GraphProto.node = 1,
+/// NodeProto.op_type = 4, NodeProto.domain = 7).
+fn op_counts(relative: &str) -> OpCounts {
+    let path = assets().verified(relative, false).expect("fetched graph");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let graph = field(&bytes, 7).next().expect("ModelProto.graph");
+    let mut counts = OpCounts::new();
+    for node in field(graph, 1) {
+        let text = |n| field(node, n).next().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let (op, domain) = (text(4), text(7));
+        let key = if domain.is_empty() { op } else { format!("{domain}.{op}") };
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+}
+
+/// Checks exact counts, absent operators and the total, printing the whole census on failure.
+fn assert_ops(counts: &OpCounts, exact: &[(&str, usize)], absent: &[&str], most: usize) {
+    let total: usize = counts.values().sum();
+    for (op, n) in exact {
+        assert_eq!(counts.get(*op).copied().unwrap_or(0), *n, "{op} nodes; all: {counts:?}");
+    }
+    for op in absent {
+        assert!(!counts.contains_key(*op), "{op} is back in the graph (un-fused); all: {counts:?}");
+    }
+    assert!(total <= most, "{total} nodes, more than the fused graph's {most}; all: {counts:?}");
+}
+
+/// Plain-graph operators whose work the fused ones do (attention's transposes and softmax,
+/// GELU's erf, the embedding lookup).
+const UNFUSED: &[&str] = &["Softmax", "Erf", "Transpose", "Reshape", "Gather", "SkipLayerNormalization"];
+
+#[test]
+fn fp32_graph_holds_the_fused_operators() {
+    let counts = op_counts(ONNX_MODEL);
+    let exact = [
+        ("com.microsoft.EmbedLayerNormalization", 1),
+        ("com.microsoft.MultiHeadAttention", 6),
+        ("com.microsoft.BiasGelu", 6),
+        ("MatMul", 24),
+        ("LayerNormalization", 12),
+    ];
+    assert_ops(&counts, &exact, UNFUSED, 81);
+}
+
+/// Per-token quantisation: one ReduceMax per quantised input (24), codes made by QuantizeLinear
+/// with a scale of 1 after a per-row multiply. A per-tensor DynamicQuantizeLinear would make a
+/// token's codes depend on its batch neighbours, so it must never appear.
+#[test]
+fn int8_graph_holds_the_fused_operators_and_per_token_quantisation() {
+    let counts = op_counts(ONNX_MODEL_INT8);
+    let exact = [
+        ("com.microsoft.EmbedLayerNormalization", 1),
+        ("com.microsoft.MultiHeadAttention", 6),
+        ("com.microsoft.BiasGelu", 6),
+        ("com.microsoft.MatMulIntegerToFloat", 24),
+        ("QuantizeLinear", 24),
+        ("ReduceMax", 24),
+        ("LayerNormalization", 12),
+    ];
+    let mut absent = UNFUSED.to_vec();
+    absent.extend(["MatMulInteger", "MatMul", "Round", "Clip", "Relu", "DynamicQuantizeLinear"]);
+    absent.push("com.microsoft.DynamicQuantizeMatMul");
+    assert_ops(&counts, &exact, &absent, 249);
+}
