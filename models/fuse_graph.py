@@ -63,8 +63,8 @@ MS_OPSET = 1
 LAYER_PREFIX = "encoder.layer"
 WORD_TABLE = "embeddings.word_embeddings.weight"
 
-# The operators a fused graph must contain, per layer (the check in convert_onnx.py --verify and
-# tests/integration/encoder.rs use the same figures).
+# The operators a fused graph must contain, per layer (convert_onnx.py --verify checks them;
+# tests/integration/graph.rs checks the same figures in the fetched graphs).
 FUSED_PER_LAYER = {
     "fp32": {"MultiHeadAttention": 1, "BiasGelu": 1, "LayerNormalization": 2, "MatMul": 4},
     "int8": {"MultiHeadAttention": 1, "BiasGelu": 1, "LayerNormalization": 2, "MatMulIntegerToFloat": 4,
