@@ -108,7 +108,43 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def load_weights(model_dir: Path) -> dict[str, np.ndarray]:
+def resolve(path: Path) -> Path:
+    """A path as given, else relative to the models folder (models/fetch passes those)."""
+    return path if path.is_absolute() or path.exists() else HERE / path
+
+
+def apply_adapter(w: dict[str, np.ndarray], adapter: Path) -> dict[str, np.ndarray]:
+    """Merge a fine-tuning adapter (stancemeter train --finetune) into the base weights.
+
+    <linear>.lora_a [r, in] and <linear>.lora_b [out, r] add B @ A to <linear>.weight
+    (computed in float64, then rounded once to float32); any other tensor replaces the
+    base tensor of the same name and shape (fp16 storage is widened to fp32 exactly)."""
+    a = read_safetensors(adapter)
+    w = dict(w)
+    for name in sorted(a):
+        v = a[name]
+        if name.endswith(".lora_b"):
+            continue
+        if name.endswith(".lora_a"):
+            linear = name[: -len(".lora_a")]
+            b = a.get(linear + ".lora_b")
+            key = linear + ".weight"
+            if b is None or key not in w:
+                raise SystemExit(f"convert_onnx: adapter {adapter}: {name} lacks its lora_b or the base lacks {key}")
+            # elementwise products summed by numpy (no BLAS): the same bits on every CPU
+            delta = (b.astype(np.float64)[:, :, None] * v.astype(np.float64)[None, :, :]).sum(axis=1)
+            if delta.shape != w[key].shape:
+                raise SystemExit(f"convert_onnx: adapter {adapter}: {linear} delta {delta.shape} != {w[key].shape}")
+            w[key] = (w[key].astype(np.float64) + delta).astype(np.float32)
+        else:
+            if name not in w or w[name].shape != v.shape:
+                raise SystemExit(f"convert_onnx: adapter {adapter}: {name} {v.shape} does not replace a base tensor")
+            w[name] = v.astype(np.float32)
+    print(f"convert_onnx: merged adapter {adapter} ({len(a)} tensors)", file=sys.stderr)
+    return w
+
+
+def load_weights(model_dir: Path, adapter: Path | None = None) -> dict[str, np.ndarray]:
     w = read_safetensors(model_dir / "model.safetensors")
     # some exports prefix everything with "bert."
     if any(k.startswith("bert.") for k in w):
@@ -125,7 +161,7 @@ def load_weights(model_dir: Path) -> dict[str, np.ndarray]:
     for k, v in w.items():
         if k != "embeddings.position_ids" and v.dtype != np.float32:
             raise SystemExit(f"convert_onnx: tensor {k} is {v.dtype}, expected float32")
-    return w
+    return apply_adapter(w, adapter) if adapter else w
 
 
 # --------------------------------------------------------------------------
@@ -173,12 +209,12 @@ def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarra
     return (x - mu) / np.sqrt(var + LN_EPS) * gamma + beta
 
 
-def calibrate(model_dir: Path) -> None:
+def calibrate(model_dir: Path, adapter: Path | None = None, out: Path = CALIBRATION) -> None:
     """Largest |activation| per input channel of every linear layer over the first
     CALIBRATION_PARAGRAPHS paragraphs of the training split (fp32 numpy forward pass)."""
     from tokenizers import Tokenizer
 
-    w = load_weights(model_dir)
+    w = load_weights(model_dir, adapter)
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tok.no_truncation()
     tok.no_padding()
@@ -225,8 +261,10 @@ def calibrate(model_dir: Path) -> None:
         "source": f"data/labeled/train.jsonl, first {len(lines)} paragraphs",
         "amax": {tag: [float(f"{v:.4g}") for v in vals] for tag, vals in sorted(amax.items())},
     }
-    CALIBRATION.write_text(json.dumps(table, indent=0) + "\n", encoding="utf-8")
-    print(f"convert_onnx: wrote {CALIBRATION} ({len(amax)} layers, {len(lines)} paragraphs)", file=sys.stderr)
+    if adapter:
+        table["adapter"] = str(adapter.relative_to(HERE)) if adapter.is_relative_to(HERE) else str(adapter)
+    out.write_text(json.dumps(table, indent=0) + "\n", encoding="utf-8")
+    print(f"convert_onnx: wrote {out} ({len(amax)} layers, {len(lines)} paragraphs)", file=sys.stderr)
 
 
 def smoothing(amax_x: list[float], wt: np.ndarray) -> np.ndarray:
@@ -398,11 +436,12 @@ def build_model(w: dict[str, np.ndarray], precision: str = "fp32", amax: dict | 
     return model
 
 
-def convert(model_dir: Path, out: Path, precision: str = "fp32", fuse: bool = True) -> None:
-    w = load_weights(model_dir)
+def convert(model_dir: Path, out: Path, precision: str = "fp32", adapter: Path | None = None,
+            calibration: Path = CALIBRATION, fuse: bool = True) -> None:
+    w = load_weights(model_dir, adapter)
     amax = None
     if precision == "int8":
-        amax = {k: v for k, v in json.loads(CALIBRATION.read_text(encoding="utf-8"))["amax"].items()}
+        amax = {k: v for k, v in json.loads(calibration.read_text(encoding="utf-8"))["amax"].items()}
     model = build_model(w, precision, amax)
     onnx.checker.check_model(model)
     if fuse:  # ONNX Runtime's fused contrib ops (models/fuse_graph.py); the plain graph is the spec
@@ -566,14 +605,24 @@ def main() -> None:
                     help="write the plain graph (standard ONNX ops only) instead of the fused one")
     ap.add_argument("--calibrate", action="store_true", help="rewrite models/int8-calibration.json and exit")
     ap.add_argument("--verify", action="store_true", help="verify an existing --out with onnxruntime instead of converting")
+    ap.add_argument("--adapter", type=Path, default=None,
+                    help="merge this fine-tuning adapter (stancemeter train --finetune) into the weights first")
+    ap.add_argument("--weights-dir", type=Path, default=None,
+                    help="read model.safetensors + config.json here instead of --model-dir (relative: to models/)")
+    ap.add_argument("--calibration", type=Path, default=CALIBRATION,
+                    help="int8 calibration table to read (or, with --calibrate, to write)")
     a = ap.parse_args()
     out = a.out or (a.model_dir / "model.onnx")
+    weights_dir = resolve(a.weights_dir) if a.weights_dir else a.model_dir
+    adapter = resolve(a.adapter) if a.adapter else None
+    calibration = resolve(a.calibration)
     if a.calibrate:
-        calibrate(a.model_dir)
+        calibrate(weights_dir, adapter, calibration)
     elif a.verify:
         verify(a.model_dir, out)
     else:
-        convert(a.model_dir, out, a.precision, fuse=not a.no_fuse)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        convert(weights_dir, out, a.precision, adapter, calibration, fuse=not a.no_fuse)
 
 
 if __name__ == "__main__":

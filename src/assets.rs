@@ -33,6 +33,24 @@ pub const RUNTIME_LIBRARY: &str = "onnxruntime/libonnxruntime.so.1.32.0";
 pub const LEXICON: &str = "vader/vader_lexicon.txt";
 /// The default stance head, trained by `stancemeter train` and committed.
 pub const DEFAULT_HEAD: &str = "heads/default.json";
+/// Folder (in the models folder) of the graphs models/fetch builds from fine-tuning adapters.
+pub const FINETUNED_DIR: &str = "finetuned";
+
+/// The fp32 graph built from the adapter file `adapter` (`heads/NAME.adapter.safetensors`
+/// gives `finetuned/NAME.onnx`).
+pub fn finetuned_graph(adapter: &Path) -> String {
+    let file = adapter.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = file.strip_suffix(".adapter.safetensors").or_else(|| file.strip_suffix(".safetensors")).unwrap_or(&file);
+    format!("{FINETUNED_DIR}/{name}.onnx")
+}
+
+/// The int8 sibling of an fp32 graph (`x.onnx` -> `x.int8.onnx`).
+pub fn int8_graph(fp32: &str) -> String {
+    match fp32.strip_suffix(".onnx") {
+        Some(stem) => format!("{stem}.int8.onnx"),
+        None => format!("{fp32}.int8"),
+    }
+}
 
 /// One file the manifest promises.
 #[derive(Debug, Clone)]

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use stancemeter::commands::{behaviour, embed, eval, score, train};
+use stancemeter::commands::{behaviour, embed, eval, finetune, score, train};
 use stancemeter::compare::CompareSettings;
 use stancemeter::encode::{BackendKind, EncoderOptions, Precision};
 use stancemeter::input::Format;
+use stancemeter::output::OutFormat;
+use stancemeter::score::{FinetuneOptions, Trainable};
 use stancemeter::settings::{EncoderSettings, ScorerSettings};
 
 /// Measures how news coverage talks about a negotiated settlement.
@@ -27,7 +29,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Score articles: writes OUT/paragraphs.csv and OUT/articles.csv.
+    /// Score articles: writes OUT/paragraphs.csv and OUT/articles.csv (or .parquet with
+    /// --out-format parquet).
     Score(ScoreArgs),
     /// Evaluate a stance head on labeled paragraphs.
     Eval(EvalArgs),
@@ -65,6 +68,10 @@ pub struct EncoderArgs {
     /// when its size or modification time changes; models/.verified.json remembers them).
     #[arg(long)]
     pub verify_models: bool,
+    /// Use the encoder fine-tuned with this adapter (the graphs models/fetch builds from it);
+    /// score and eval take it from the head, embed uses the plain model unless given.
+    #[arg(long, value_name = "FILE")]
+    pub adapter: Option<PathBuf>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -82,7 +89,7 @@ pub struct ScorerArgs {
     pub precision: Option<Precision>,
     /// With int8: paragraphs whose two most probable labels are closer than M are encoded again
     /// in fp32 and scored from that (0 = never)
-    #[arg(long, default_value_t = 0.05, value_name = "M", value_parser = unit_interval)]
+    #[arg(long, default_value_t = stancemeter::settings::DEFAULT_REFINE_MARGIN, value_name = "M", value_parser = unit_interval)]
     pub refine_margin: f32,
     /// Distinct paragraphs whose scores are kept, so repeats (syndicated wire copy) are encoded
     /// once; about 100 bytes each; results are identical with any value (0 = off) [default: 65536]
@@ -97,9 +104,14 @@ pub struct ScoreArgs {
     /// Article files (.txt, .jsonl, .csv), folders (searched recursively), or - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Output folder for paragraphs.csv and articles.csv.
+    /// Output folder for paragraphs.csv and articles.csv (or the .parquet files).
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
+    /// Output files: csv, or parquet (paragraphs.parquet and articles.parquet: the same columns,
+    /// typed, missing values as nulls, text as read since formula guarding is a spreadsheet
+    /// concern; docs/columns.md).
+    #[arg(long, value_name = "FORMAT", default_value = "csv")]
+    pub out_format: OutFormat,
     /// Input format for stdin and for files whose extension names none: txt, jsonl or csv.
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<Format>,
@@ -109,8 +121,9 @@ pub struct ScoreArgs {
     /// Stop at the first bad record (default: skip it, report it, exit with status 3).
     #[arg(long)]
     pub strict: bool,
-    /// Write text cells exactly as read (default: a cell starting with =, +, -, @, tab or
-    /// carriage return gets a leading ' so spreadsheets do not run it as a formula).
+    /// Write CSV text cells exactly as read (default: a cell starting with =, +, -, @, tab or
+    /// carriage return gets a leading ' so spreadsheets do not run it as a formula). Parquet
+    /// text is always written as read, so with --out-format parquet this changes nothing.
     #[arg(long)]
     pub raw_cells: bool,
     #[command(flatten)]
@@ -157,6 +170,16 @@ pub struct TrainArgs {
     /// dev, refit it on train + dev and calibrate it on article-grouped out-of-fold predictions).
     #[arg(long)]
     pub no_refit: bool,
+    /// Fine-tune the encoder instead of fitting a head: lora (rank 8), lora-rN, top1 .. top6
+    /// or full. --out is then the adapter file (NAME.adapter.safetensors); README: Fine-tuning.
+    #[arg(long, value_name = "METHOD", value_parser = finetune::parse_method)]
+    pub finetune: Option<Trainable>,
+    /// Most fine-tuning epochs (training stops early when dev macro-F1 stops improving) [default: 4]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub epochs: Option<usize>,
+    /// Fine-tuning learning rate of the encoder part [default: 1e-3 for lora, 1e-4 for layers]
+    #[arg(long, value_name = "X")]
+    pub learning_rate: Option<f64>,
     #[command(flatten)]
     pub encoder: EncoderArgs,
 }
@@ -232,6 +255,7 @@ impl EncoderArgs {
             threads: self.threads,
             batches,
             reverify: self.verify_models,
+            graph: self.adapter.as_deref().map(stancemeter::assets::finetuned_graph),
         }
     }
 }
@@ -256,6 +280,7 @@ impl ScoreArgs {
             outlet: self.outlet,
             out: self.out,
             strict: self.strict,
+            out_format: self.out_format,
             raw_cells: self.raw_cells,
             chunk_paragraphs: 256,
         }
@@ -293,7 +318,26 @@ impl TrainArgs {
             out: self.out,
             seed: self.seed,
             refit: !self.no_refit,
+            adapter: self.encoder.adapter.clone(),
         }
+    }
+
+    /// Fine-tuning settings, when --finetune was given.
+    pub fn finetune_settings(&self) -> Option<finetune::FinetuneSettings> {
+        let mut options = FinetuneOptions::for_method(self.finetune?, self.seed);
+        if let Some(epochs) = self.epochs {
+            options.epochs = epochs;
+        }
+        if let Some(rate) = self.learning_rate {
+            options.learning_rate = rate;
+        }
+        Some(finetune::FinetuneSettings {
+            labels: self.labels.clone(),
+            dev: self.dev.clone(),
+            adapter: self.out.clone(),
+            options,
+            encoder: self.encoder.settings(Some(Precision::Fp32)),
+        })
     }
 }
 

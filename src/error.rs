@@ -133,6 +133,15 @@ pub enum Error {
         #[source]
         source: csv::Error,
     },
+    /// Writing Parquet failed.
+    #[error("{}: {source}", shown(path))]
+    Parquet {
+        /// The output file.
+        path: PathBuf,
+        /// The parquet crate's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
     /// The command line asks for something that cannot be done (a bad option combination, stdin
     /// without a format). The binary exits with status 2 for this and nothing else.
     #[error("{}", printable(.0))]

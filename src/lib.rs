@@ -9,7 +9,7 @@
 //! 5. [`score`]: a trained stance head turns embeddings into optimistic / neutral / skeptical
 //!    probabilities; training and evaluation live there too.
 //! 6. [`aggregate`]: paragraphs roll up into per-article tone metrics.
-//! 7. [`output`]: rows go to CSV files that appear only when complete, and together.
+//! 7. [`output`]: rows go to CSV or Parquet files that appear only when complete, and together.
 //!
 //! Around them: [`settings`] builds the encoder and scorer from validated options (the binary's
 //! flags, or a library user's own), [`commands`] runs each subcommand over its settings,

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use stancemeter::commands::{behaviour, embed, eval, score, train};
+use stancemeter::commands::{behaviour, embed, eval, finetune, score, train};
 use stancemeter::{compare, Error, Result};
 
 fn main() -> ExitCode {
@@ -40,7 +40,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let summary = score::run(&settings, &bar)?;
             let out = bar::printable(&settings.out.display().to_string());
             let (articles, paragraphs) = (summary.articles, summary.paragraphs);
-            eprintln!("stancemeter: scored {articles} articles ({paragraphs} paragraphs); wrote {out}/paragraphs.csv and {out}/articles.csv");
+            let [p_file, a_file] = settings.out_format.file_names();
+            eprintln!("stancemeter: scored {articles} articles ({paragraphs} paragraphs); wrote {out}/{p_file} and {out}/{a_file}");
             if summary.skipped == 0 {
                 return Ok(ExitCode::SUCCESS);
             }
@@ -64,6 +65,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Train(args) => {
+            if let Some(settings) = args.finetune_settings() {
+                let bar = bar::StepBar::new(args.encoder.quiet);
+                let report = finetune::run(&settings, &mut |step| bar.step(step))?;
+                bar.finish();
+                eprint!("{}", report.render());
+                return Ok(ExitCode::SUCCESS);
+            }
             eprint!("{}", train::run(&args.settings())?.render());
             Ok(ExitCode::SUCCESS)
         }

@@ -24,6 +24,9 @@ pub struct EncoderSettings {
     pub batches: EncoderOptions,
     /// Hash every model file again instead of trusting the stamps of earlier checks.
     pub reverify: bool,
+    /// The fp32 graph (in the models folder) of a fine-tuned encoder; `None` is the plain
+    /// model, or for scoring the graph the head names.
+    pub graph: Option<String>,
 }
 
 impl EncoderSettings {
@@ -41,11 +44,22 @@ impl EncoderSettings {
         onnx
     }
 
+    /// The fp32 graph these settings load.
+    pub fn fp32_graph(&self) -> &str {
+        self.graph.as_deref().unwrap_or(ONNX_MODEL)
+    }
+
     /// Loads the encoder, in `default` precision unless the settings name one.
     pub fn encoder(&self, assets: &Assets, default: Precision) -> Result<Encoder> {
         let onnx = self.onnx(default);
         match self.backend {
-            BackendKind::Onnx => Encoder::load(assets, &onnx, self.batches.clone()),
+            BackendKind::Onnx => Encoder::load_graph(assets, self.fp32_graph(), &onnx, self.batches.clone()),
+            // (A binary without the feature says how to build it first, from load_rust_bert.)
+            BackendKind::RustBert if self.graph.is_some() && cfg!(feature = "rust-bert") => Err(Error::Usage(
+                "the rust-bert backend serves the plain encoder only, and this head needs a fine-tuned one: use \
+                 --backend onnx, or a head fitted on the plain encoder (--head models/heads/plain.json)"
+                    .into(),
+            )),
             // rust-bert runs fp32 only; a command's int8 default applies to the onnx backend.
             BackendKind::RustBert if self.precision == Some(Precision::Int8) => {
                 Err(Error::Usage("--precision int8 needs the onnx backend; rust-bert runs fp32".into()))
@@ -54,6 +68,11 @@ impl EncoderSettings {
         }
     }
 }
+
+/// The default `refine_margin`: with the shipped fine-tuned head, 0.10 keeps every article's
+/// mean stance within 0.02 of fp32 on the demo corpus (0.05 let one move by 0.0225; about 9% of
+/// content paragraphs are then encoded twice; BENCHMARKS.md, "int8 against fp32").
+pub const DEFAULT_REFINE_MARGIN: f32 = 0.10;
 
 /// How to build a scorer: an encoder, a head, and the fp32 refinement of near-ties.
 #[derive(Debug, Clone)]
@@ -71,7 +90,12 @@ pub struct ScorerSettings {
 
 impl Default for ScorerSettings {
     fn default() -> Self {
-        ScorerSettings { encoder: EncoderSettings::default(), head: None, refine_margin: 0.05, cache: 65_536 }
+        ScorerSettings {
+            encoder: EncoderSettings::default(),
+            head: None,
+            refine_margin: DEFAULT_REFINE_MARGIN,
+            cache: 65_536,
+        }
     }
 }
 
@@ -84,8 +108,18 @@ impl ScorerSettings {
         let assets = self.encoder.assets()?;
         let head_path = self.head.clone().unwrap_or_else(|| assets.path(DEFAULT_HEAD));
         let head = Head::load(&head_path)?;
-        let encoder = self.encoder.encoder(&assets, Self::DEFAULT_PRECISION)?;
-        let scorer = Scorer::try_new(encoder, head, &head_path, assets.sha256_of(ONNX_MODEL))?.with_cache(self.cache);
+        // The head names the graph it was fitted on (a fine-tuned one, or the plain model).
+        let mut encoder_settings = self.encoder.clone();
+        if encoder_settings.graph.is_none() {
+            encoder_settings.graph = head.encoder.graph.clone();
+        }
+        let graph = encoder_settings.fp32_graph().to_string();
+        let sha256 = assets.sha256_of(&graph).ok_or_else(|| Error::Model {
+            path: assets.path("manifest.json"),
+            problem: format!("lists no {graph}, the graph head {} needs", head_path.display()),
+        })?;
+        let encoder = encoder_settings.encoder(&assets, Self::DEFAULT_PRECISION)?;
+        let scorer = Scorer::try_new(encoder, head, &head_path, Some(sha256))?.with_cache(self.cache);
         let onnx = self.encoder.onnx(Self::DEFAULT_PRECISION);
         let refine = self.encoder.backend == BackendKind::Onnx && onnx.precision == Precision::Int8;
         if !refine || self.refine_margin <= 0.0 {
@@ -95,9 +129,9 @@ impl ScorerSettings {
         let exact = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: onnx.workers };
         // Checked now, so a missing or damaged fp32 graph is reported before any work is done;
         // the session itself is made when the first near-tie needs it.
-        assets.verified(Precision::Fp32.graph(), true)?;
+        assets.verified(&graph, true)?;
         let (lazy_assets, batches) = (assets.clone(), self.encoder.batches.clone());
-        let load = Box::new(move || Encoder::load(&lazy_assets, &exact, batches.clone()));
+        let load = Box::new(move || Encoder::load_graph(&lazy_assets, &graph, &exact, batches.clone()));
         Ok((assets, scorer.with_refiner("onnxruntime", load, self.refine_margin)))
     }
 }

@@ -42,35 +42,43 @@ __all__ = [
 
 FIELDS = ("id", "text", "paragraphs", "title", "outlet", "date", "url")
 
+
+def _required(name: str, type: pa.DataType) -> pa.Field:
+    """A column that always has a value (the Parquet files of ``score --out-format parquet`` mark
+    it not null, so the schemas here do too)."""
+    return pa.field(name, type, nullable=False)
+
+
 PARAGRAPH_SCHEMA = pa.schema(
     [
-        ("article_id", pa.string()),
+        _required("article_id", pa.string()),
         ("outlet", pa.string()),
-        ("paragraph", pa.int64()),
-        ("kind", pa.string()),
-        ("label", pa.string()),
-        ("p_optimistic", pa.float64()),
-        ("p_neutral", pa.float64()),
-        ("p_skeptical", pa.float64()),
-        ("stance", pa.float64()),
-        ("windows", pa.int64()),
-        ("words", pa.int64()),
-        ("text", pa.string()),
+        _required("paragraph", pa.int64()),
+        _required("kind", pa.string()),
+        _required("label", pa.string()),
+        _required("p_optimistic", pa.float64()),
+        _required("p_neutral", pa.float64()),
+        _required("p_skeptical", pa.float64()),
+        _required("stance", pa.float64()),
+        _required("windows", pa.int64()),
+        _required("words", pa.int64()),
+        _required("text", pa.string()),
     ]
 )
-"""Columns of paragraphs.csv, in order, with their Arrow types."""
+"""Columns of paragraphs.csv, in order, with their Arrow types; also the schema of
+paragraphs.parquet (``stancemeter score --out-format parquet``)."""
 
 ARTICLE_SCHEMA = pa.schema(
-    [("article_id", pa.string()), ("outlet", pa.string()), ("date", pa.string()), ("title", pa.string()),
-     ("url", pa.string()), ("n_paragraphs", pa.int64()), ("n_scored", pa.int64())]
+    [_required("article_id", pa.string()), ("outlet", pa.string()), ("date", pa.string()), ("title", pa.string()),
+     ("url", pa.string()), _required("n_paragraphs", pa.int64()), _required("n_scored", pa.int64())]
     + [(name, pa.float64()) for name in (
         "stance_mean", "share_optimistic", "share_neutral", "share_skeptical", "net_tone", "polarity",
         "stance_sd", "lede_stance", "max_stance", "min_stance")]
-    + [("words", pa.int64())]
+    + [_required("words", pa.int64())]
     + [(name, pa.float64()) for name in ("lex_positive", "lex_negative", "lex_tone")]
-    + [("model", pa.string()), ("head", pa.string())]
+    + [_required("model", pa.string()), _required("head", pa.string())]
 )
-"""Columns of articles.csv, in order, with their Arrow types."""
+"""Columns of articles.csv, in order, with their Arrow types; also the schema of articles.parquet."""
 
 GROUP_SCHEMA = pa.schema(
     [("group", pa.string()), ("n_articles", pa.int64()), ("n_paragraphs", pa.int64()), ("n_scored", pa.int64())]

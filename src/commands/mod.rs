@@ -4,5 +4,6 @@
 pub mod behaviour;
 pub mod embed;
 pub mod eval;
+pub mod finetune;
 pub mod score;
 pub mod train;

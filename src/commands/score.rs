@@ -1,4 +1,5 @@
-//! `stancemeter score`: articles in, paragraphs.csv and articles.csv out.
+//! `stancemeter score`: articles in, paragraphs.csv and articles.csv out (or the same tables as
+//! Parquet files, `--out-format parquet`).
 //!
 //! Articles stream through in chunks of about `chunk_paragraphs` content paragraphs: each
 //! chunk is encoded in length-sorted batches, its rows written, and its articles rolled up,
@@ -17,7 +18,7 @@ use crate::input::labels::paragraph_too_long;
 use crate::input::{discover, total_bytes, Article, ArticleStream, Body, Format};
 use crate::lexicon::Lexicon;
 use crate::output::{
-    commit_all, lock_folder, round4, ArticleRow, AtomicCsv, Cells, FolderLock, ParagraphRow, Provenance,
+    commit_all, lock_folder, round4, ArticleRow, Cells, FolderLock, OutFormat, ParagraphRow, Provenance, TableFile,
 };
 use crate::progress::Progress;
 use crate::score::Scorer;
@@ -37,8 +38,10 @@ pub struct ScoreSettings {
     pub out: PathBuf,
     /// Stop at the first bad record instead of skipping it.
     pub strict: bool,
-    /// Write text cells exactly as read (default: cells a spreadsheet would take for a formula
-    /// get a leading `'`).
+    /// The files' format: CSV, or Parquet (typed columns).
+    pub out_format: OutFormat,
+    /// Write CSV text cells exactly as read (default: cells a spreadsheet would take for a
+    /// formula get a leading `'`). Parquet text is always written as read.
     pub raw_cells: bool,
     /// Content paragraphs per encoding chunk.
     pub chunk_paragraphs: usize,
@@ -57,11 +60,8 @@ pub struct ScoreSummary {
     pub skipped: u64,
 }
 
-/// The files `score` writes into its output folder, in the order they are moved into place.
-const OUTPUTS: [&str; 2] = ["paragraphs.csv", "articles.csv"];
-
-/// Where scored rows go: the CLI's CSV files, or a library user's own columns (the Python
-/// package builds data frames).
+/// Where scored rows go: the CLI's CSV or Parquet files, or a library user's own columns (the
+/// Python package builds data frames).
 pub trait RowSink {
     /// One paragraph, in input order.
     fn paragraph(&mut self, row: &ParagraphRow) -> Result<()>;
@@ -70,8 +70,19 @@ pub trait RowSink {
 }
 
 struct Writers {
-    paragraphs: AtomicCsv,
-    articles: AtomicCsv,
+    paragraphs: TableFile,
+    articles: TableFile,
+}
+
+impl Writers {
+    /// Starts both files of a run in `out`.
+    fn create(out: &std::path::Path, format: OutFormat, provenance: &Provenance) -> Result<Writers> {
+        let [paragraphs, articles] = format.file_names();
+        Ok(Writers {
+            paragraphs: TableFile::create::<ParagraphRow>(format, &out.join(paragraphs), provenance)?,
+            articles: TableFile::create::<ArticleRow>(format, &out.join(articles), provenance)?,
+        })
+    }
 }
 
 impl RowSink for Writers {
@@ -192,13 +203,11 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
     }
     let sources = found.sources;
     let out = &settings.out;
-    let lock = claim(out, progress)?;
+    let lock = claim(out, settings.out_format, progress)?;
     let pipeline = Pipeline::build(&settings.scorer)?;
-    let writers = Writers {
-        paragraphs: AtomicCsv::create(&out.join(OUTPUTS[0]))?,
-        articles: AtomicCsv::create(&out.join(OUTPUTS[1]))?,
-    };
-    let cells = Cells { raw: settings.raw_cells };
+    let writers = Writers::create(out, settings.out_format, pipeline.provenance())?;
+    // Formula guarding is for spreadsheets, which open CSV; Parquet text is written as read.
+    let cells = Cells { raw: settings.raw_cells || settings.out_format == OutFormat::Parquet };
     let started = Instant::now();
     progress.start(total_bytes(&sources));
     let stream = ArticleStream::new(sources, settings.outlet.clone());
@@ -233,16 +242,18 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
 }
 
 /// Makes the output folder this run's, before any model loads: creates and locks it (another
-/// run writing into it is refused), removes temporary files a killed run left there, and
-/// refuses a folder standing where an output file goes (it could not be replaced at the end).
-fn claim(out: &std::path::Path, progress: &dyn Progress) -> Result<FolderLock> {
+/// run writing into it is refused), removes temporary files a killed run left there (of either
+/// format), and refuses a folder standing where an output file goes (it could not be replaced
+/// at the end).
+fn claim(out: &std::path::Path, format: OutFormat, progress: &dyn Progress) -> Result<FolderLock> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let lock = lock_folder(out)?;
-    let swept = crate::output::sweep_partial_files(out, &OUTPUTS, &lock)?;
+    let every_output: Vec<&str> = OutFormat::ALL.iter().flat_map(|f| f.file_names()).collect();
+    let swept = crate::output::sweep_partial_files(out, &every_output, &lock)?;
     if swept > 0 {
         progress.note(&format!("removed {swept} temporary files an interrupted run left in {}", shown(out)));
     }
-    for name in OUTPUTS {
+    for name in format.file_names() {
         if out.join(name).is_dir() {
             let problem =
                 std::io::Error::other("is a folder where the output file goes; move it, or choose another --out");

@@ -9,12 +9,12 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::assets::{sha256_file, ONNX_MODEL};
+use crate::assets::{finetuned_graph, sha256_file, ONNX_MODEL, SAFETENSORS_MODEL};
 use crate::encode::{Encoder, Precision};
 use crate::error::{Error, Result};
 use crate::input::labels::{load_samples, Sample};
 use crate::score::head::{forward, softmax_rows};
-use crate::score::head::{EncoderId, Head, HeadMetrics, FORMAT};
+use crate::score::head::{AdapterId, EncoderId, Head, HeadMetrics, FORMAT};
 use crate::score::metrics::evaluate;
 use crate::score::train::{default_candidates, fit, fit_temperature, out_of_fold_logits, select, CandidateResult};
 use crate::score::{features, LABELS};
@@ -36,6 +36,9 @@ pub struct TrainSettings {
     pub refit: bool,
     /// The encoder; heads are always fitted on the fp32 graph.
     pub encoder: EncoderSettings,
+    /// A fine-tuning adapter: the head is fitted on the graph built from it
+    /// (`finetuned/NAME.onnx`, see models/fetch) and names it.
+    pub adapter: Option<PathBuf>,
 }
 
 /// What training produced.
@@ -116,11 +119,22 @@ pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
     let (train_c, dev_c) = (content(&train), content(&dev));
     check_data(labels, &train_c, &dev_c)?;
     let assets = settings.encoder.assets()?;
-    let onnx_sha256 = assets.sha256_of(ONNX_MODEL).ok_or_else(|| Error::Model {
+    let mut encoder_settings = settings.encoder.clone();
+    let adapter = match &settings.adapter {
+        Some(path) => {
+            encoder_settings.graph = Some(finetuned_graph(path));
+            Some(adapter_id(&assets, path)?)
+        }
+        None => None,
+    };
+    let graph = encoder_settings.fp32_graph().to_string();
+    let onnx_sha256 = assets.sha256_of(&graph).ok_or_else(|| Error::Model {
         path: assets.path("manifest.json"),
-        problem: format!("lists no {ONNX_MODEL}"),
+        problem: format!(
+            "lists no {graph}; add the graph built from the adapter to the manifest (README: Fine-tuning)"
+        ),
     })?;
-    let mut encoder = settings.encoder.encoder(&assets, Precision::Fp32)?;
+    let mut encoder = encoder_settings.encoder(&assets, Precision::Fp32)?;
     let (x_train, y_train) = encode(&mut encoder, &train_c, labels)?;
     let (x_dev, y_dev) = encode(&mut encoder, &dev_c, labels)?;
     let candidates = default_candidates(settings.seed);
@@ -160,6 +174,8 @@ pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
         encoder: EncoderId {
             name: "sentence-transformers/all-MiniLM-L6-v2".into(),
             onnx_sha256: onnx_sha256.to_string(),
+            graph: encoder_settings.graph.clone(),
+            adapter,
         },
         layers,
         temperature,
@@ -183,6 +199,21 @@ pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
     head.id = head.computed_id()?;
     head.save(&settings.out)?;
     Ok(TrainReport { candidates: results, chosen, head, path: settings.out.clone() })
+}
+
+/// The adapter's provenance: its path (relative to the models folder when inside it), its
+/// sha256 and the base files'.
+fn adapter_id(assets: &crate::assets::Assets, path: &std::path::Path) -> Result<AdapterId> {
+    let missing = |file: &str| Error::Model { path: assets.path("manifest.json"), problem: format!("lists no {file}") };
+    let root = std::fs::canonicalize(assets.root()).map_err(|e| Error::io(assets.root(), e))?;
+    let full = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+    let file = full.strip_prefix(&root).unwrap_or(&full).display().to_string();
+    Ok(AdapterId {
+        file,
+        sha256: sha256_file(path)?,
+        base_sha256: assets.sha256_of(SAFETENSORS_MODEL).ok_or_else(|| missing(SAFETENSORS_MODEL))?.to_string(),
+        base_onnx_sha256: assets.sha256_of(ONNX_MODEL).ok_or_else(|| missing(ONNX_MODEL))?.to_string(),
+    })
 }
 
 /// Folds for cross-validation.

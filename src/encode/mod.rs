@@ -19,11 +19,11 @@ mod tokenize;
 #[cfg(feature = "rust-bert")]
 mod torch;
 
-use onnx::OnnxBackend;
+pub(crate) use onnx::OnnxBackend;
 pub use onnx::OnnxOptions;
 pub use precision::{BackendKind, Precision};
 pub use safetensors::WeightsError;
-use tokenize::WordPieceTokenizer;
+pub(crate) use tokenize::WordPieceTokenizer;
 #[cfg(feature = "rust-bert")]
 use torch::TorchBackend;
 
@@ -149,7 +149,7 @@ pub struct Encoder {
 
 impl Encoder {
     /// Puts a tokenizer and a backend together.
-    fn new(tokenizer: WordPieceTokenizer, backend: Box<dyn Backend>, options: EncoderOptions) -> Encoder {
+    pub(crate) fn new(tokenizer: WordPieceTokenizer, backend: Box<dyn Backend>, options: EncoderOptions) -> Encoder {
         Encoder { tokenizer, backend, options }
     }
 
@@ -157,10 +157,25 @@ impl Encoder {
     /// checked against the manifest first so a missing or corrupted download names the command
     /// that fixes it.
     pub fn load(assets: &crate::assets::Assets, onnx: &OnnxOptions, options: EncoderOptions) -> Result<Encoder> {
+        Encoder::load_graph(assets, crate::assets::ONNX_MODEL, onnx, options)
+    }
+
+    /// [`Encoder::load`] with another fp32 graph (one built from a fine-tuning adapter); with
+    /// int8 precision its `.int8.onnx` sibling runs.
+    pub fn load_graph(
+        assets: &crate::assets::Assets,
+        fp32_graph: &str,
+        onnx: &OnnxOptions,
+        options: EncoderOptions,
+    ) -> Result<Encoder> {
+        let graph = match onnx.precision {
+            Precision::Fp32 => fp32_graph.to_string(),
+            Precision::Int8 => crate::assets::int8_graph(fp32_graph),
+        };
         // Hashed like every other file: a corrupted runtime library may load and compute
         // nonsense, or die with SIGILL, before any check of its output could say why.
         let library = assets.verified(crate::assets::RUNTIME_LIBRARY, true)?;
-        let model = assets.verified(onnx.precision.graph(), true)?;
+        let model = assets.verified(&graph, true)?;
         let weights = assets.verified(crate::assets::SAFETENSORS_MODEL, true)?;
         let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;
         let backend = OnnxBackend::try_new(&library, &model, &weights, onnx)?;

@@ -18,16 +18,6 @@ pub enum Precision {
     Fp32,
 }
 
-impl Precision {
-    /// The graph's path in the models folder.
-    pub(crate) fn graph(self) -> &'static str {
-        match self {
-            Precision::Int8 => crate::assets::ONNX_MODEL_INT8,
-            Precision::Fp32 => crate::assets::ONNX_MODEL,
-        }
-    }
-}
-
 impl FromStr for Precision {
     type Err = String;
 

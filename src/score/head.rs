@@ -78,6 +78,25 @@ pub struct EncoderId {
     pub name: String,
     /// sha256 of the ONNX graph the embeddings came from.
     pub onnx_sha256: String,
+    /// The fp32 graph (in the models folder) the head runs on; absent: the plain model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<String>,
+    /// The fine-tuning adapter the graph is built from, with the base weights it adapts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterId>,
+}
+
+/// A fine-tuning adapter file and the base weights it was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdapterId {
+    /// The adapter file, relative to the models folder.
+    pub file: String,
+    /// Its sha256.
+    pub sha256: String,
+    /// sha256 of the base model.safetensors.
+    pub base_sha256: String,
+    /// sha256 of the base fp32 graph (minilm/model.onnx).
+    pub base_onnx_sha256: String,
 }
 
 /// Quality of a head measured on data it was not fitted on.
@@ -239,7 +258,7 @@ mod tests {
             format: FORMAT.into(),
             id: "t".into(),
             labels: LABELS.map(String::from).to_vec(),
-            encoder: EncoderId { name: "x".into(), onnx_sha256: "y".into() },
+            encoder: EncoderId { name: "x".into(), onnx_sha256: "y".into(), graph: None, adapter: None },
             layers: vec![Layer {
                 weights: array![[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]],
                 bias: array![0.0, 0.5, 0.0],

@@ -2,11 +2,13 @@
 //! is neutral by rule. Training and evaluation of heads live here too.
 
 mod cache;
+pub(crate) mod finetune;
 pub(crate) mod head;
 pub mod metrics;
 mod stance;
 pub(crate) mod train;
 
+pub use finetune::{EpochReport, FinetuneOptions, Step, Trainable};
 pub use head::{EncoderId, Head, HeadMetrics};
 pub use stance::{Stance, StanceIndex, LABELS};
 pub use train::{CandidateResult, TrainOptions};
@@ -94,7 +96,9 @@ impl Scorer {
         }
         if let Some(sha) = onnx_sha256.filter(|sha| *sha != head.encoder.onnx_sha256) {
             return Err(bad(format!(
-                "was trained on encoder {} but the models folder holds {sha}; retrain it with `stancemeter train`",
+                "was trained on encoder graph {} ({}) but that graph is {sha} here; run `bash models/fetch` to \
+                 build the graphs the models folder lists, or retrain the head with `stancemeter train`",
+                head.encoder.graph.as_deref().unwrap_or(crate::assets::ONNX_MODEL),
                 head.encoder.onnx_sha256
             )));
         }

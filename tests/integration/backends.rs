@@ -24,7 +24,7 @@ fn rust_bert_backend_without_the_feature_says_how_to_build_it() {
 mod torch {
     use stancemeter::encode::{cosine, Encoder, EncoderOptions, OnnxOptions};
 
-    use crate::common::{assert_batch_invariant, assets, column, golden, read_csv, root, stancemeter};
+    use crate::common::{assert_batch_invariant, assets, column, files_in, golden, read_csv, root, stancemeter};
 
     fn threads() -> usize {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -90,6 +90,18 @@ mod torch {
     }
 
     #[test]
+    fn the_shipped_fine_tuned_head_is_refused_on_rust_bert_with_the_plain_head_named() {
+        assets();
+        let dir = tempfile::tempdir().unwrap();
+        let input = root().join("data/demo/articles.jsonl");
+        let run =
+            stancemeter(dir.path(), &["score", input.to_str().unwrap(), "--out", "out", "--backend", "rust-bert"]);
+        run.expect_code(2);
+        assert!(run.stderr().contains("models/heads/plain.json"), "{}", run.show());
+        assert!(files_in(&dir.path().join("out")).is_empty(), "wrote output despite the error\n{}", run.show());
+    }
+
+    #[test]
     fn rust_bert_scores_like_onnx_on_the_labeled_test_split() {
         let dir = tempfile::tempdir().unwrap();
         let n = write_test_split_as_articles(&dir.path().join("test-articles.jsonl"));
@@ -97,8 +109,22 @@ mod torch {
         for backend in ["onnx", "rust-bert"] {
             let out = format!("out-{backend}");
             // Same arithmetic on both sides: the fp32 graph, not the int8 default.
-            let args =
-                ["score", "test-articles.jsonl", "--out", &out, "--quiet", "--backend", backend, "--precision", "fp32"];
+            // rust-bert serves the plain encoder, so both sides use the plain-encoder head.
+            let head = root().join("models/heads/plain.json");
+            let head = head.to_str().unwrap();
+            let args = [
+                "score",
+                "test-articles.jsonl",
+                "--out",
+                &out,
+                "--quiet",
+                "--backend",
+                backend,
+                "--precision",
+                "fp32",
+                "--head",
+                head,
+            ];
             stancemeter(dir.path(), &args).expect_code(0);
             let (headers, rows) = read_csv(&dir.path().join(&out).join("paragraphs.csv"));
             let ids: Vec<String> = column(&headers, &rows, "article_id").into_iter().map(String::from).collect();

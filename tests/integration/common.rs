@@ -70,6 +70,33 @@ pub fn score(dir: &Path, inputs: &[&str], extra: &[&str]) -> Run {
     stancemeter(dir, &args)
 }
 
+/// Starts a slow `score` of the demo corpus into `dir/out` (one thread, batches of one) with
+/// `extra` flags, and waits until it is writing its temporary files.
+pub fn start_slow_run(dir: &Path, extra: &[&str]) -> std::process::Child {
+    let demo = root().join("data/demo/articles.jsonl");
+    let child = Command::new(env!("CARGO_BIN_EXE_stancemeter"))
+        .args(["score", demo.to_str().unwrap(), "--out", "out", "--quiet", "--batch-size", "1", "--threads", "1"])
+        .args(extra)
+        .current_dir(dir)
+        .env("STANCEMETER_MODELS", root().join("models"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !files_in(&dir.join("out")).iter().any(|f| f.ends_with(".partial")) {
+        assert!(std::time::Instant::now() < deadline, "the run never started writing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+/// Sends the signal `name` (INT, TERM, ...) to `child`.
+pub fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill").args(["-s", name, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
 /// Runs stancemeter with `args` in `dir`, feeding `stdin`.
 pub fn stancemeter_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     stancemeter_with(dir, args, stdin, &root().join("models"))

@@ -12,6 +12,7 @@ mod encoder;
 mod eval;
 mod fuzz;
 mod graph;
+mod parquet;
 mod precision;
 mod regression;
 mod score;

@@ -18,6 +18,20 @@ fn int8_batch_size_and_batch_company_do_not_change_embeddings() {
     assert_batch_invariant(int8);
 }
 
+/// The int8 graph the shipped head runs on (built from its fine-tuning adapter, when it names
+/// one): batch invariance holds there too. Label and stance agreement with fp32 is checked on
+/// it by the demo-corpus test below, since `score` uses the shipped head.
+#[test]
+fn int8_graph_of_the_shipped_head_is_batch_invariant() {
+    let head = stancemeter::score::Head::load(&root().join("models/heads/default.json")).expect("shipped head");
+    let graph = head.encoder.graph.unwrap_or_else(|| stancemeter::assets::ONNX_MODEL.to_string());
+    assert_batch_invariant(|batch_size| {
+        let onnx = OnnxOptions { precision: Precision::Int8, ..OnnxOptions::default() };
+        let options = EncoderOptions::default().with_batch_size(batch_size);
+        Encoder::load_graph(&assets(), &graph, &onnx, options).expect("load the shipped int8 graph")
+    });
+}
+
 /// A CSV file's header and rows.
 type Table = (Vec<String>, Vec<Vec<String>>);
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{column, files_in, read_csv, root, score, stancemeter, stancemeter_with};
+use crate::common::{column, files_in, read_csv, root, score, signal, stancemeter, stancemeter_with, start_slow_run};
 
 /// One good JSONL article.
 const GOOD: &[u8] =
@@ -361,34 +361,10 @@ fn second_file_that_cannot_be_committed_leaves_neither_file() {
     assert_eq!(files_in(&dir.path().join("out")), vec!["articles.csv"], "{}", run.show());
 }
 
-/// Starts a slow `score` of the demo corpus into `dir/out` and waits until it is writing.
-fn start_slow_run(dir: &Path) -> std::process::Child {
-    let demo = root().join("data/demo/articles.jsonl");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stancemeter"))
-        .args(["score", demo.to_str().unwrap(), "--out", "out", "--quiet", "--batch-size", "1", "--threads", "1"])
-        .current_dir(dir)
-        .env("STANCEMETER_MODELS", root().join("models"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !files_in(&dir.join("out")).iter().any(|f| f.ends_with(".partial")) {
-        assert!(std::time::Instant::now() < deadline, "the run never started writing");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child
-}
-
-fn signal(child: &std::process::Child, name: &str) {
-    let status = std::process::Command::new("kill").args(["-s", name, &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn concurrent_runs_into_one_out_are_refused_while_the_first_writes() {
     let dir = folder(&[("a.jsonl", GOOD)]);
-    let mut first = start_slow_run(dir.path());
+    let mut first = start_slow_run(dir.path(), &[]);
     let second = score(dir.path(), &["a.jsonl"], &[]);
     let still_running = first.try_wait().unwrap().is_none();
     signal(&first, "TERM");
@@ -401,20 +377,22 @@ fn concurrent_runs_into_one_out_are_refused_while_the_first_writes() {
 
 #[test]
 fn sigint_and_sigterm_remove_the_partial_files() {
-    for name in ["INT", "TERM"] {
+    for (name, format) in [("INT", "csv"), ("TERM", "csv"), ("INT", "parquet"), ("TERM", "parquet")] {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = start_slow_run(dir.path());
+        let mut child = start_slow_run(dir.path(), &["--out-format", format]);
+        let partial = files_in(&dir.path().join("out"));
+        assert!(partial.iter().any(|f| f.starts_with(&format!(".paragraphs.{format}."))), "{partial:?}");
         signal(&child, name);
         let status = child.wait().unwrap();
-        assert!(!status.success(), "SIG{name}: {status:?}");
-        assert_eq!(files_in(&dir.path().join("out")), Vec::<String>::new(), "SIG{name} left files behind");
+        assert!(!status.success(), "SIG{name}, {format}: {status:?}");
+        assert_eq!(files_in(&dir.path().join("out")), Vec::<String>::new(), "SIG{name} left {format} files behind");
     }
 }
 
 #[test]
 fn partial_files_of_a_killed_run_are_swept_by_the_next_run() {
     let dir = folder(&[("a.jsonl", GOOD)]);
-    let mut child = start_slow_run(dir.path());
+    let mut child = start_slow_run(dir.path(), &[]);
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::write(dir.path().join("out/.notes.csv.abcdef.partial"), "not ours").unwrap();

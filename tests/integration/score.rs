@@ -144,7 +144,7 @@ fn stdin_needs_a_format_and_reads_with_one() {
 }
 
 /// Bad inputs: (file name, bytes, message the error must contain).
-const BAD_INPUTS: &[(&str, &[u8], &str)] = &[
+pub const BAD_INPUTS: &[(&str, &[u8], &str)] = &[
     ("empty.jsonl", b"", "empty.jsonl: file is empty"),
     ("empty.txt", b"", "empty.txt: file is empty"),
     ("notjson.jsonl", b"{\"id\":\"ok1\",\"text\":\"Fine.\"}\nthis is not json\n", "notjson.jsonl:2: not a JSON object"),

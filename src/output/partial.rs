@@ -1,190 +1,18 @@
-//! Stage 7, write: rows as CSV through one writer that only renames a file into place once it
-//! is complete, so an interrupted or failed run never leaves a file that looks finished.
-//! Files that belong together are moved into place together (`commit_all`); a folder being
-//! written is locked against a second run ([`lock_folder`]); temporary files are known to the
-//! process, so a signal handler can remove them ([`abandon_partial_files`]), and ones left by a
-//! killed run are swept by the next run into the folder ([`sweep_partial_files`]).
-//!
-//! Columns are the serde structs below; each is documented once in docs/columns.md. Text cells
-//! go through [`Cells`], which keeps spreadsheets from reading them as formulas.
+//! Stage 7, write: the temporary files outputs are written to, and how they are moved into
+//! place. A temporary file is known to the process until it is moved or dropped, so a signal
+//! handler can remove it; files that belong together are moved together or not at all; a
+//! folder being written is locked against a second run, and temporary files a killed run left
+//! there are swept by the next.
 
-use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use serde::Serialize;
 use tempfile::NamedTempFile;
 
-use crate::aggregate::ArticleMetrics;
+use super::TableFile;
 use crate::error::{Error, Result};
-use crate::input::Article;
-
-/// One row of paragraphs.csv.
-#[derive(Debug, Clone, Serialize)]
-pub struct ParagraphRow<'a> {
-    /// Article id.
-    pub article_id: Cow<'a, str>,
-    /// Outlet, empty when unknown.
-    pub outlet: Cow<'a, str>,
-    /// 0-based paragraph index within the article.
-    pub paragraph: usize,
-    /// content | heading | caption | byline | boilerplate.
-    pub kind: &'static str,
-    /// Most probable stance.
-    pub label: Cow<'a, str>,
-    /// P(optimistic).
-    pub p_optimistic: f64,
-    /// P(neutral).
-    pub p_neutral: f64,
-    /// P(skeptical).
-    pub p_skeptical: f64,
-    /// p_optimistic - p_skeptical, in [-1, 1].
-    pub stance: f64,
-    /// Encoder windows (0 for furniture, which is not encoded).
-    pub windows: usize,
-    /// Words.
-    pub words: usize,
-    /// The paragraph text.
-    pub text: Cow<'a, str>,
-}
-
-/// One row of articles.csv.
-#[derive(Debug, Clone, Serialize)]
-pub struct ArticleRow<'a> {
-    /// Article id.
-    pub article_id: Cow<'a, str>,
-    /// Outlet.
-    pub outlet: Cow<'a, str>,
-    /// Date as given.
-    pub date: Cow<'a, str>,
-    /// Title.
-    pub title: Cow<'a, str>,
-    /// URL.
-    pub url: Cow<'a, str>,
-    /// Paragraphs, furniture included.
-    pub n_paragraphs: u64,
-    /// Content paragraphs scored.
-    pub n_scored: u64,
-    /// Word-weighted mean stance of content paragraphs.
-    pub stance_mean: Option<f64>,
-    /// Share of content paragraphs labeled optimistic.
-    pub share_optimistic: Option<f64>,
-    /// Share labeled neutral.
-    pub share_neutral: Option<f64>,
-    /// Share labeled skeptical.
-    pub share_skeptical: Option<f64>,
-    /// share_optimistic - share_skeptical.
-    pub net_tone: Option<f64>,
-    /// Share of content paragraphs that are not neutral.
-    pub polarity: Option<f64>,
-    /// Population standard deviation of content paragraph stance.
-    pub stance_sd: Option<f64>,
-    /// Mean stance of the first two content paragraphs.
-    pub lede_stance: Option<f64>,
-    /// Largest content paragraph stance.
-    pub max_stance: Option<f64>,
-    /// Smallest content paragraph stance.
-    pub min_stance: Option<f64>,
-    /// Words in all paragraphs.
-    pub words: u64,
-    /// Percent of content words with positive VADER valence.
-    pub lex_positive: Option<f64>,
-    /// Percent of content words with negative VADER valence.
-    pub lex_negative: Option<f64>,
-    /// lex_positive - lex_negative.
-    pub lex_tone: Option<f64>,
-    /// Encoder provenance.
-    pub model: Cow<'a, str>,
-    /// Head provenance.
-    pub head: Cow<'a, str>,
-}
-
-/// Which encoder and head made a run's scores, written into every article row.
-#[derive(Debug, Clone)]
-pub struct Provenance {
-    /// Encoder: model, graph checksum prefix and backend.
-    pub model: String,
-    /// Head id.
-    pub head: String,
-}
-
-impl<'a> ArticleRow<'a> {
-    /// The row of an article with its finished metrics, rounded for output.
-    pub fn new(article: &'a Article, m: &ArticleMetrics, provenance: &'a Provenance, cells: Cells) -> ArticleRow<'a> {
-        let r = |x: Option<f64>| x.map(round4);
-        let share = |i: usize| m.shares.map(|s| round4(s[i]));
-        let lexicon = m.lexicon_percent();
-        let field = |v: &'a Option<String>| cells.text(v.as_deref().unwrap_or(""));
-        ArticleRow {
-            article_id: cells.text(&article.id),
-            outlet: field(&article.outlet),
-            date: field(&article.date),
-            title: field(&article.title),
-            url: field(&article.url),
-            n_paragraphs: m.n_paragraphs,
-            n_scored: m.n_scored,
-            stance_mean: r(m.stance_mean),
-            share_optimistic: share(0),
-            share_neutral: share(1),
-            share_skeptical: share(2),
-            net_tone: r(m.net_tone()),
-            polarity: r(m.polarity()),
-            stance_sd: r(m.stance_sd),
-            lede_stance: r(m.lede_stance),
-            max_stance: r(m.max_stance),
-            min_stance: r(m.min_stance),
-            words: m.words,
-            lex_positive: r(lexicon.map(|l| l.0)),
-            lex_negative: r(lexicon.map(|l| l.1)),
-            lex_tone: r(lexicon.map(|(p, n)| p - n)),
-            model: cells.text(&provenance.model),
-            head: cells.text(&provenance.head),
-        }
-    }
-}
-
-/// How text cells are written. By default a cell that a spreadsheet would read as a formula
-/// (one starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as
-/// OWASP recommends against CSV injection; `raw` writes text as read. Number columns are
-/// numbers, never text cells, so a negative stance is never touched.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Cells {
-    /// Write text cells exactly as read.
-    pub raw: bool,
-}
-
-impl Cells {
-    /// A text cell.
-    pub fn text(self, value: &str) -> Cow<'_, str> {
-        if self.raw {
-            Cow::Borrowed(value)
-        } else {
-            neutralise(value)
-        }
-    }
-}
-
-/// `value`, with a `'` in front when a spreadsheet would take it for a formula.
-pub fn neutralise(value: &str) -> Cow<'_, str> {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        Cow::Owned(format!("'{value}"))
-    } else {
-        Cow::Borrowed(value)
-    }
-}
-
-/// Rounds for output: 4 decimals is far below any meaningful difference and keeps files
-/// byte-identical across runs.
-pub(crate) fn round4(x: f64) -> f64 {
-    let r = (x * 10_000.0).round() / 10_000.0;
-    if r == 0.0 {
-        0.0
-    } else {
-        r
-    }
-}
 
 /// Temporary files this process is writing, so a signal handler can remove them; committing
 /// holds the lock while it renames, so a signal never lands between two files of a pair.
@@ -212,13 +40,13 @@ pub fn abandon_partial_files() -> Abandoned {
 
 /// A temporary file known to [`abandon_partial_files`] until it is moved into place or dropped
 /// (dropping removes it).
-struct Partial {
+pub(super) struct Partial {
     temp: Option<NamedTempFile>,
     path: PathBuf,
 }
 
 impl Partial {
-    fn file(&mut self) -> std::io::Result<&mut NamedTempFile> {
+    pub(super) fn file(&mut self) -> std::io::Result<&mut NamedTempFile> {
         self.temp.as_mut().ok_or_else(|| std::io::Error::other("temporary file already moved into place"))
     }
 }
@@ -239,44 +67,10 @@ impl Drop for Partial {
     }
 }
 
-/// A CSV file being written under a hidden temporary name beside its final path.
-pub(crate) struct AtomicCsv {
-    writer: csv::Writer<BufWriter<Partial>>,
-    path: PathBuf,
-}
-
-impl AtomicCsv {
-    /// Starts writing `path` (its folder must exist).
-    pub(crate) fn create(path: &Path) -> Result<AtomicCsv> {
-        let temp = temp_beside(path)?;
-        let writer = csv::WriterBuilder::new().from_writer(BufWriter::new(temp));
-        Ok(AtomicCsv { writer, path: path.to_path_buf() })
-    }
-
-    /// Writes one row.
-    pub(crate) fn write<T: Serialize>(&mut self, row: &T) -> Result<()> {
-        self.writer.serialize(row).map_err(|source| Error::Csv { path: self.path.clone(), source })
-    }
-
-    /// Flushes the file and moves it into place.
-    pub(crate) fn commit(self) -> Result<()> {
-        commit_all(vec![self])
-    }
-
-    /// Flushes and syncs the temporary file, ready to be moved into place.
-    fn finish(self) -> Result<(Partial, PathBuf)> {
-        let path = self.path;
-        let buffered = self.writer.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
-        let mut partial = buffered.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
-        partial.file().and_then(|f| f.as_file().sync_all()).map_err(|e| Error::io(&path, e))?;
-        Ok((partial, path))
-    }
-}
-
 /// Moves files into place together: if one cannot be, those already moved are removed again,
 /// so the files appear all or not at all. Nothing is half-written either way.
-pub(crate) fn commit_all(files: Vec<AtomicCsv>) -> Result<()> {
-    let finished: Vec<(Partial, PathBuf)> = files.into_iter().map(AtomicCsv::finish).collect::<Result<_>>()?;
+pub(crate) fn commit_all(files: Vec<TableFile>) -> Result<()> {
+    let finished: Vec<(Partial, PathBuf)> = files.into_iter().map(TableFile::finish).collect::<Result<_>>()?;
     let mut finished = finished;
     let mut held = partial_files();
     let mut placed: Vec<PathBuf> = Vec::new();
@@ -303,7 +97,7 @@ pub(crate) fn commit_all(files: Vec<AtomicCsv>) -> Result<()> {
 }
 
 /// The `.NAME.XXXXXX.partial` temporary file beside `path`.
-fn temp_beside(path: &Path) -> Result<Partial> {
+pub(super) fn temp_beside(path: &Path) -> Result<Partial> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
     let prefix = format!(".{name}.");
@@ -382,23 +176,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     moved
 }
 
-/// Writes serde rows (with a header) to a CSV file atomically.
-pub(crate) fn write_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let mut csv = AtomicCsv::create(path)?;
-    for row in rows {
-        csv.write(row)?;
-    }
-    csv.commit()
-}
-
-/// Opens a file for reading with its path in the error.
-pub(crate) fn open(path: &Path) -> Result<File> {
-    File::open(path).map_err(|e| Error::io(path, e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::AtomicCsv;
 
     #[test]
     fn nothing_appears_until_commit_and_abandoned_files_vanish() {
@@ -433,7 +214,7 @@ mod tests {
         let mut b = AtomicCsv::create(&second).unwrap();
         a.write(&("a", 1)).unwrap();
         b.write(&("b", 2)).unwrap();
-        assert!(commit_all(vec![a, b]).is_err());
+        assert!(commit_all(vec![TableFile::Csv(a), TableFile::Csv(b)]).is_err());
         assert!(!first.exists(), "the first file was left without the second");
         let names: Vec<String> =
             std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
@@ -465,26 +246,5 @@ mod tests {
         assert_eq!(sweep_partial_files(dir.path(), &["paragraphs.csv", "articles.csv"], &lock).unwrap(), 2);
         drop(lock);
         assert!(lock_folder(dir.path()).is_ok(), "the lock ends with its holder");
-    }
-
-    #[test]
-    fn formula_cells_are_neutralised_unless_raw() {
-        let cases = [("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "'+1"), ("-2", "'-2"), ("@SUM", "'@SUM")];
-        for (input, want) in cases {
-            assert_eq!(Cells::default().text(input), want);
-            assert_eq!(Cells { raw: true }.text(input), input);
-        }
-        for plain in ["Talks resumed", "", " =not first", "'quoted", "1-2"] {
-            assert_eq!(Cells::default().text(plain), plain);
-        }
-        assert_eq!(Cells::default().text("\tx"), "'\tx");
-        assert_eq!(Cells::default().text("\rx"), "'\rx");
-    }
-
-    #[test]
-    fn round4_is_stable() {
-        assert_eq!(round4(0.123456), 0.1235);
-        assert_eq!(round4(-0.00001), 0.0);
-        assert_eq!(round4(1.0), 1.0);
     }
 }
