@@ -1,12 +1,13 @@
 //! The fused graphs (models/fuse_graph.py) hold the fused operators, so a change that silently
 //! builds the plain graph again, or un-fuses one part of it, fails here rather than only
-//! showing up as a slower benchmark.
+//! showing up as a slower benchmark. Every graph models/fetch builds is checked: the plain
+//! model's and those built from fine-tuning adapters (the manifest's `generated` entries).
 
 use std::collections::BTreeMap;
 
 use stancemeter::assets::{ONNX_MODEL, ONNX_MODEL_INT8};
 
-use crate::common::assets;
+use crate::common::{assets, root};
 
 /// Operator type (with its domain when not the default one) -> number of nodes in the graph.
 type OpCounts = BTreeMap<String, usize>;
@@ -81,24 +82,47 @@ fn op_counts(relative: &str) -> OpCounts {
 }
 
 /// Checks exact counts, absent operators and the total, printing the whole census on failure.
-fn assert_ops(counts: &OpCounts, exact: &[(&str, usize)], absent: &[&str], most: usize) {
+fn assert_ops(graph: &str, counts: &OpCounts, exact: &[(&str, usize)], absent: &[&str], most: usize) {
     let total: usize = counts.values().sum();
     for (op, n) in exact {
-        assert_eq!(counts.get(*op).copied().unwrap_or(0), *n, "{op} nodes; all: {counts:?}");
+        assert_eq!(counts.get(*op).copied().unwrap_or(0), *n, "{graph}: {op} nodes; all: {counts:?}");
     }
     for op in absent {
-        assert!(!counts.contains_key(*op), "{op} is back in the graph (un-fused); all: {counts:?}");
+        assert!(!counts.contains_key(*op), "{graph}: {op} is back in the graph (un-fused); all: {counts:?}");
     }
-    assert!(total <= most, "{total} nodes, more than the fused graph's {most}; all: {counts:?}");
+    assert!(total <= most, "{graph}: {total} nodes, more than the fused graph's {most}; all: {counts:?}");
 }
 
 /// Plain-graph operators whose work the fused ones do (attention's transposes and softmax,
 /// GELU's erf, the embedding lookup).
 const UNFUSED: &[&str] = &["Softmax", "Erf", "Transpose", "Reshape", "Gather", "SkipLayerNormalization"];
 
+/// The graphs models/fetch builds (the manifest's `generated` entries), fp32 and int8 apart.
+fn generated_graphs() -> (Vec<String>, Vec<String>) {
+    let path = root().join("models/manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let manifest: serde_json::Value = serde_json::from_str(&text).expect("manifest.json is JSON");
+    let dests = manifest["generated"].as_array().expect("generated entries").iter();
+    let dests: Vec<String> = dests.map(|g| g["dest"].as_str().expect("dest").to_string()).collect();
+    dests.into_iter().partition(|dest| !dest.ends_with(".int8.onnx"))
+}
+
 #[test]
-fn fp32_graph_holds_the_fused_operators() {
-    let counts = op_counts(ONNX_MODEL);
+fn every_generated_graph_is_checked_here() {
+    let (fp32, int8) = generated_graphs();
+    assert!(fp32.iter().any(|g| g == ONNX_MODEL) && int8.iter().any(|g| g == ONNX_MODEL_INT8), "{fp32:?} {int8:?}");
+    assert!(fp32.len() >= 2 && int8.len() == fp32.len(), "the fine-tuned graphs are missing: {fp32:?} {int8:?}");
+}
+
+#[test]
+fn fp32_graphs_hold_the_fused_operators() {
+    for graph in generated_graphs().0 {
+        assert_fp32_fused(&graph);
+    }
+}
+
+fn assert_fp32_fused(graph: &str) {
+    let counts = op_counts(graph);
     let exact = [
         ("com.microsoft.EmbedLayerNormalization", 1),
         ("com.microsoft.MultiHeadAttention", 6),
@@ -106,15 +130,21 @@ fn fp32_graph_holds_the_fused_operators() {
         ("MatMul", 24),
         ("LayerNormalization", 12),
     ];
-    assert_ops(&counts, &exact, UNFUSED, 81);
+    assert_ops(graph, &counts, &exact, UNFUSED, 81);
 }
 
 /// Per-token quantisation: one ReduceMax per quantised input (24), codes made by QuantizeLinear
 /// with a scale of 1 after a per-row multiply. A per-tensor DynamicQuantizeLinear would make a
 /// token's codes depend on its batch neighbours, so it must never appear.
 #[test]
-fn int8_graph_holds_the_fused_operators_and_per_token_quantisation() {
-    let counts = op_counts(ONNX_MODEL_INT8);
+fn int8_graphs_hold_the_fused_operators_and_per_token_quantisation() {
+    for graph in generated_graphs().1 {
+        assert_int8_fused(&graph);
+    }
+}
+
+fn assert_int8_fused(graph: &str) {
+    let counts = op_counts(graph);
     let exact = [
         ("com.microsoft.EmbedLayerNormalization", 1),
         ("com.microsoft.MultiHeadAttention", 6),
@@ -127,5 +157,5 @@ fn int8_graph_holds_the_fused_operators_and_per_token_quantisation() {
     let mut absent = UNFUSED.to_vec();
     absent.extend(["MatMulInteger", "MatMul", "Round", "Clip", "Relu", "DynamicQuantizeLinear"]);
     absent.push("com.microsoft.DynamicQuantizeMatMul");
-    assert_ops(&counts, &exact, &absent, 249);
+    assert_ops(graph, &counts, &exact, &absent, 249);
 }
