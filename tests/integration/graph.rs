@@ -94,8 +94,8 @@ fn assert_ops(graph: &str, counts: &OpCounts, exact: &[(&str, usize)], absent: &
 }
 
 /// Plain-graph operators whose work the fused ones do (attention's transposes and softmax,
-/// GELU's erf, the embedding lookup).
-const UNFUSED: &[&str] = &["Softmax", "Erf", "Transpose", "Reshape", "Gather", "SkipLayerNormalization"];
+/// GELU's erf), and SkipLayerNormalization, which ONNX Runtime's CPU kernel makes slower.
+const UNFUSED: &[&str] = &["Softmax", "Erf", "Transpose", "Reshape", "SkipLayerNormalization"];
 
 /// The graphs models/fetch builds (the manifest's `generated` entries), fp32 and int8 apart.
 fn generated_graphs() -> (Vec<String>, Vec<String>) {
@@ -130,12 +130,18 @@ fn assert_fp32_fused(graph: &str) {
         ("MatMul", 24),
         ("LayerNormalization", 12),
     ];
-    assert_ops(graph, &counts, &exact, UNFUSED, 81);
+    let mut absent = UNFUSED.to_vec();
+    absent.push("Gather"); // the embedding lookup is inside EmbedLayerNormalization
+    assert_ops(graph, &counts, &exact, &absent, 81);
 }
 
 /// Per-token quantisation: one ReduceMax per quantised input (24), codes made by QuantizeLinear
-/// with a scale of 1 after a per-row multiply. A per-tensor DynamicQuantizeLinear would make a
-/// token's codes depend on its batch neighbours, so it must never appear.
+/// with a scale of 1 after a per-row division. A per-tensor DynamicQuantizeLinear would make a
+/// token's codes depend on its batch neighbours, so it must never appear. The int8 graphs keep
+/// the plain embeddings (Gather, LayerNormalization) and give MatMulIntegerToFloat the row scale
+/// only, the column scale following as a Mul (24 more, beside the 24 smoothing ones): that is the
+/// plain int8 graph's rounding, which EmbedLayerNormalization and both scales in
+/// MatMulIntegerToFloat moved enough to fail tests/integration/precision.rs (fuse_graph.py).
 #[test]
 fn int8_graphs_hold_the_fused_operators_and_per_token_quantisation() {
     for graph in generated_graphs().1 {
@@ -146,16 +152,18 @@ fn int8_graphs_hold_the_fused_operators_and_per_token_quantisation() {
 fn assert_int8_fused(graph: &str) {
     let counts = op_counts(graph);
     let exact = [
-        ("com.microsoft.EmbedLayerNormalization", 1),
+        ("com.microsoft.EmbedLayerNormalization", 0),
+        ("Gather", 1),
         ("com.microsoft.MultiHeadAttention", 6),
         ("com.microsoft.BiasGelu", 6),
         ("com.microsoft.MatMulIntegerToFloat", 24),
+        ("Mul", 48),
         ("QuantizeLinear", 24),
         ("ReduceMax", 24),
-        ("LayerNormalization", 12),
+        ("LayerNormalization", 13),
     ];
     let mut absent = UNFUSED.to_vec();
     absent.extend(["MatMulInteger", "MatMul", "Round", "Clip", "Relu", "DynamicQuantizeLinear"]);
     absent.push("com.microsoft.DynamicQuantizeMatMul");
-    assert_ops(graph, &counts, &exact, &absent, 249);
+    assert_ops(graph, &counts, &exact, &absent, 277);
 }
