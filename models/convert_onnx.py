@@ -48,7 +48,9 @@ Usage:
         models/.venv/bin/python -m pip install --no-deps \
             models/.cache/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl
       It compares onnxruntime's output with the independent numpy reference in
-      tests/reference/reference_embed.py and checks padding invariance.
+      tests/reference/reference_embed.py (max difference < 1e-4, cosine >= 0.9999), checks
+      padding invariance, and checks that the graph holds the fused operators
+      (fuse_graph.check_fused; build with --no-fuse for the plain graph, which fails that check).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+import fuse_graph
 
 OPSET = 17
 IR_VERSION = 8  # the IR version that goes with opset 17
@@ -433,13 +437,16 @@ def build_model(w: dict[str, np.ndarray], precision: str = "fp32", amax: dict | 
 
 
 def convert(model_dir: Path, out: Path, precision: str = "fp32", adapter: Path | None = None,
-            calibration: Path = CALIBRATION) -> None:
+            calibration: Path = CALIBRATION, fuse: bool = True) -> None:
     w = load_weights(model_dir, adapter)
     amax = None
     if precision == "int8":
         amax = {k: v for k, v in json.loads(calibration.read_text(encoding="utf-8"))["amax"].items()}
     model = build_model(w, precision, amax)
     onnx.checker.check_model(model)
+    if fuse:  # ONNX Runtime's fused contrib ops (models/fuse_graph.py); the plain graph is the spec
+        model = fuse_graph.fuse(model)
+        onnx.checker.check_model(model)
     data = model.SerializeToString()
     # deterministic check: serialising twice must give the same bytes
     if data != model.SerializeToString():
@@ -481,6 +488,13 @@ def verify(model_dir: Path, onnx_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("reference_embed", ref_path)
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
+
+    graph = onnx.load(str(onnx_path))
+    print(f"verify: {len(graph.graph.node)} nodes: {fuse_graph.op_counts(graph)}", file=sys.stderr)
+    unfused = fuse_graph.check_fused(graph, LAYERS)
+    if unfused:
+        print(f"verify: not the fused graph: {'; '.join(unfused)}", file=sys.stderr)
+    del graph
 
     tok = ref.load_tokenizer(model_dir)
     weights = ref.load_weights(model_dir)
@@ -546,6 +560,7 @@ def verify(model_dir: Path, onnx_path: Path) -> None:
     print(f"verify: padding invariance, random-id padding (real tokens)    = {worst_padrand:.3e}", file=sys.stderr)
     print(f"verify: min cosine(pooled onnx, pooled numpy)                  = {worst_cos:.9f}", file=sys.stderr)
     ok = worst_ref < 1e-4 and worst_batch_ref < 1e-4 and worst_pad0 < 1e-4 and worst_padrand < 1e-4
+    ok = ok and worst_cos >= 0.9999 and not unfused
 
     # full pipeline over the golden file: windows batched with padding,
     # masked mean pooling, token-count-weighted window mean, L2
@@ -574,9 +589,9 @@ def verify(model_dir: Path, onnx_path: Path) -> None:
             worst_gcos = min(worst_gcos, float(vec @ gold / np.linalg.norm(gold)))
         print(f"verify: golden pipeline over {len(golden['items'])} paragraphs: max|onnx - golden| = {worst_g:.3e}, "
               f"min cosine = {worst_gcos:.9f}, tokenization mismatches = {tok_mismatch}", file=sys.stderr)
-        ok = ok and worst_g < 1e-5 and tok_mismatch == 0
+        ok = ok and worst_g < 1e-5 and worst_gcos >= 0.9999 and tok_mismatch == 0
     if not ok:
-        raise SystemExit("verify: FAILED (a difference is >= 1e-4)")
+        raise SystemExit("verify: FAILED (a difference is >= 1e-4, a cosine < 0.9999, or the graph is not fused)")
     print("verify: OK", file=sys.stderr)
 
 
@@ -586,6 +601,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="output path (default: MODEL_DIR/model.onnx)")
     ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
                     help="fp32: the reference graph; int8: 8-bit integer linear layers (see above)")
+    ap.add_argument("--no-fuse", action="store_true",
+                    help="write the plain graph (standard ONNX ops only) instead of the fused one")
     ap.add_argument("--calibrate", action="store_true", help="rewrite models/int8-calibration.json and exit")
     ap.add_argument("--verify", action="store_true", help="verify an existing --out with onnxruntime instead of converting")
     ap.add_argument("--adapter", type=Path, default=None,
@@ -605,7 +622,7 @@ def main() -> None:
         verify(a.model_dir, out)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
-        convert(weights_dir, out, a.precision, adapter, calibration)
+        convert(weights_dir, out, a.precision, adapter, calibration, fuse=not a.no_fuse)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ mod embed;
 mod encoder;
 mod eval;
 mod fuzz;
+mod graph;
 mod parquet;
 mod precision;
 mod regression;
