@@ -33,7 +33,7 @@ provider implements):
     Runtime's own optimizer, which fuses Add + LayerNormalization into SkipLayerNormalization
     only when it can prove both Add inputs have the same named shape, leaves them alone.
   * int8 only: per-token activation quantisation in as few nodes as the arithmetic allows, and
-    MatMulIntegerToFloat for the integer matmul, its int32 -> float conversion and both scales:
+    MatMulIntegerToFloat for the integer matmul, its int32 -> float conversion and the row scale:
         y = x * (1 / s)                       SmoothQuant balancing, per channel
         scale = max(ReduceMax(|y|), 1e-12) / 127      per token (row), [B, S, 1]
         codes = QuantizeLinear(y / scale, 1, 128)     round half to even, + 128, uint8
