@@ -44,13 +44,16 @@ Usage:
   python convert_onnx.py --calibrate [--model-dir DIR]
       rewrites models/int8-calibration.json (needs tokenizers; numpy forward pass)
   python convert_onnx.py --verify [--model-dir DIR] [--out FILE]
-      --verify also needs onnxruntime and tokenizers in the same venv:
-        models/.venv/bin/python -m pip install --no-deps \
-            models/.cache/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl
+      --verify also needs onnxruntime in the venv: run it with models/.venv-verify/bin/python
+      (made by `bash models/verify`, which checks every graph in the manifest this way).
       It compares onnxruntime's output with the independent numpy reference in
       tests/reference/reference_embed.py (max difference < 1e-4, cosine >= 0.9999), checks
       padding invariance, and checks that the graph holds the fused operators
       (fuse_graph.check_fused; build with --no-fuse for the plain graph, which fails that check).
+      With --adapter the reference gets the same adapter merged in (no golden-file check).
+      An int8 graph (one with integer matmuls) is instead compared with the plain int8 graph
+      built again from the same weights, --adapter and --calibration: every output bit must
+      be equal. models/verify runs both checks on every graph in the manifest.
 """
 
 from __future__ import annotations
@@ -476,19 +479,99 @@ VERIFY_TEXTS = [
 ]
 
 
-def verify(model_dir: Path, onnx_path: Path) -> None:
+def _verify_tools():
+    """onnxruntime and the independent numpy reference (tests/reference/reference_embed.py)."""
     try:
         import onnxruntime as ort
-    except ImportError:
-        raise SystemExit("convert_onnx --verify: onnxruntime is not installed in this venv; install the fetched wheel with\n"
-                         "  models/.venv/bin/python -m pip install --no-deps models/.cache/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl")
+        ort.InferenceSession  # models/onnxruntime/ (the runtime library) imports as an empty namespace
+    except (ImportError, AttributeError):
+        raise SystemExit("convert_onnx --verify: onnxruntime is not installed in this venv; run `bash models/verify`,\n"
+                         "  which makes models/.venv-verify with it (from the wheel models/fetch cached) and checks every graph")
     import importlib.util
 
     ref_path = HERE.parent / "tests" / "reference" / "reference_embed.py"
     spec = importlib.util.spec_from_file_location("reference_embed", ref_path)
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
+    return ort, ref
 
+
+def _session(ort, model_bytes: bytes):
+    """A one-thread session on the graph; returns run(ids_2d, mask_2d) -> last_hidden_state."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+
+    def run(ids_2d, mask_2d):
+        return sess.run(["last_hidden_state"], {"input_ids": np.asarray(ids_2d, dtype=np.int64),
+                                                "attention_mask": np.asarray(mask_2d, dtype=np.int64)})[0]
+    return run
+
+
+def _verify_sequences(ref, tok) -> list[list[int]]:
+    """VERIFY_TEXTS plus a full 256-token window and a 512-token sequence (every position)."""
+    long_text = " ".join(ref.TEXTS[i] for i in range(len(ref.TEXTS)) if len(ref.TEXTS[i]) > 1500)
+    seqs = [tok.encode(t).ids for t in VERIFY_TEXTS]
+    long_ids = tok.encode(long_text).ids
+    seqs.append([long_ids[0]] + long_ids[1:255] + [long_ids[-1]])  # one full 256-token window
+    seqs.append([long_ids[0]] + long_ids[1:511] + [long_ids[-1]])  # max positions (512)
+    return seqs
+
+
+def _padded(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """ids and attention mask of the sequences, zero-padded to the longest."""
+    width = max(map(len, seqs))
+    ids = np.zeros((len(seqs), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for r, s in enumerate(seqs):
+        ids[r, : len(s)] = s
+        mask[r, : len(s)] = 1
+    return ids, mask
+
+
+def verify_int8(model_dir: Path, onnx_path: Path, adapter: Path | None, calibration: Path) -> None:
+    """The fused int8 graph must give the same bits as the plain int8 graph built from the same
+    weights, adapter and calibration table: fusion may remove operations, never change a result."""
+    ort, ref = _verify_tools()
+    fused = onnx_path.read_bytes()
+    model = onnx.load_from_string(fused)
+    print(f"verify: {len(model.graph.node)} nodes: {fuse_graph.op_counts(model)}", file=sys.stderr)
+    unfused = fuse_graph.check_fused(model, LAYERS)
+    del model
+    amax = json.loads(calibration.read_text(encoding="utf-8"))["amax"]
+    plain = build_model(load_weights(model_dir, adapter), "int8", amax).SerializeToString()
+    run_fused, run_plain = _session(ort, fused), _session(ort, plain)
+    print(f"verify: onnxruntime {ort.__version__}; {onnx_path.name} against the plain int8 graph", file=sys.stderr)
+    seqs = _verify_sequences(ref, ref.load_tokenizer(model_dir))
+    differing = 0
+    for ids in seqs:
+        a, b = run_fused([ids], [[1] * len(ids)]), run_plain([ids], [[1] * len(ids)])
+        same = np.array_equal(a, b)
+        differing += not same
+        print(f"verify: seq_len={len(ids):3d}  fused == plain bit for bit: {same} "
+              f"(max|difference| {float(np.max(np.abs(a - b))):.3e})", file=sys.stderr)
+    ids, mask = _padded(seqs)
+    a, b = run_fused(ids, mask), run_plain(ids, mask)
+    real = mask.astype(bool)
+    same = np.array_equal(a[real], b[real])
+    differing += not same
+    print(f"verify: padded batch of {len(seqs)}, real tokens fused == plain bit for bit: {same}", file=sys.stderr)
+    if unfused:
+        print(f"verify: not the fused graph: {'; '.join(unfused)}", file=sys.stderr)
+    if differing or unfused:
+        raise SystemExit(f"verify: FAILED ({differing} of {len(seqs) + 1} runs differ from the plain int8 graph"
+                         f"{'' if not unfused else ', or the graph is not fused'})")
+    print("verify: OK", file=sys.stderr)
+
+
+def _is_int8(onnx_path: Path) -> bool:
+    return any(n.op_type.startswith("MatMulInteger") for n in onnx.load(str(onnx_path), load_external_data=False).graph.node)
+
+
+def verify(model_dir: Path, onnx_path: Path, adapter: Path | None = None) -> None:
+    """An fp32 graph against the numpy reference with the same weights (and adapter, merged
+    by apply_adapter); the golden-file pipeline check only for the plain model."""
+    ort, ref = _verify_tools()
     graph = onnx.load(str(onnx_path))
     print(f"verify: {len(graph.graph.node)} nodes: {fuse_graph.op_counts(graph)}", file=sys.stderr)
     unfused = fuse_graph.check_fused(graph, LAYERS)
@@ -498,20 +581,11 @@ def verify(model_dir: Path, onnx_path: Path) -> None:
 
     tok = ref.load_tokenizer(model_dir)
     weights = ref.load_weights(model_dir)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    if adapter:
+        weights = apply_adapter(weights, adapter)
+    run = _session(ort, onnx_path.read_bytes())
     print(f"verify: onnxruntime {ort.__version__}", file=sys.stderr)
-
-    long_text = " ".join(ref.TEXTS[i] for i in range(len(ref.TEXTS)) if len(ref.TEXTS[i]) > 1500)
-    seqs = [tok.encode(t).ids for t in VERIFY_TEXTS]
-    long_ids = tok.encode(long_text).ids
-    seqs.append([long_ids[0]] + long_ids[1:255] + [long_ids[-1]])  # one full 256-token window
-    seqs.append([long_ids[0]] + long_ids[1:511] + [long_ids[-1]])  # max positions (512)
-
-    def run(ids_2d, mask_2d):
-        return sess.run(["last_hidden_state"], {"input_ids": np.asarray(ids_2d, dtype=np.int64),
-                                                "attention_mask": np.asarray(mask_2d, dtype=np.int64)})[0]
+    seqs = _verify_sequences(ref, tok)
 
     worst_ref = worst_pad0 = worst_padrand = worst_batch_ref = 0.0
     unpadded = []
@@ -528,13 +602,9 @@ def verify(model_dir: Path, onnx_path: Path) -> None:
     rng = np.random.default_rng(1234)
     maxlen = max(len(s) for s in seqs)
     for kind in ("pad0", "random"):
-        ids_b = np.zeros((len(seqs), maxlen), dtype=np.int64)
-        if kind == "random":
-            ids_b = rng.integers(1000, VOCAB, size=ids_b.shape, dtype=np.int64)
-        mask_b = np.zeros_like(ids_b)
-        for r, s in enumerate(seqs):
-            ids_b[r, : len(s)] = s
-            mask_b[r, : len(s)] = 1
+        ids_b, mask_b = _padded(seqs)
+        if kind == "random":  # random token ids in the padded positions
+            ids_b = np.where(mask_b == 1, ids_b, rng.integers(1000, VOCAB, size=ids_b.shape, dtype=np.int64))
         hb = run(ids_b, mask_b)
         for r, s in enumerate(seqs):
             d = float(np.max(np.abs(hb[r, : len(s)] - unpadded[r])))
@@ -565,7 +635,7 @@ def verify(model_dir: Path, onnx_path: Path) -> None:
     # full pipeline over the golden file: windows batched with padding,
     # masked mean pooling, token-count-weighted window mean, L2
     golden_path = HERE.parent / "tests" / "golden" / "reference_embeddings.json"
-    if golden_path.exists():
+    if golden_path.exists() and not adapter:
         golden = json.loads(golden_path.read_text(encoding="utf-8"))
         worst_g, worst_gcos, tok_mismatch = 0.0, 1.0, 0
         for it in golden["items"]:
@@ -573,12 +643,7 @@ def verify(model_dir: Path, onnx_path: Path) -> None:
             tok_mismatch += ids != it["token_ids"]
             content = ids[1:-1]
             wins = [[ref.CLS_ID] + content[st : st + ref.WINDOW] + [ref.SEP_ID] for st in ref.window_starts(len(content))]
-            width = max(map(len, wins))
-            ids_b = np.zeros((len(wins), width), dtype=np.int64)
-            mask_b = np.zeros_like(ids_b)
-            for r, win in enumerate(wins):
-                ids_b[r, : len(win)] = win
-                mask_b[r, : len(win)] = 1
+            ids_b, mask_b = _padded(wins)
             hb = run(ids_b, mask_b)
             cnt = mask_b.sum(axis=1).astype(np.float64)
             pooled = (hb * mask_b[..., None]).sum(axis=1) / cnt[:, None]
@@ -618,8 +683,10 @@ def main() -> None:
     calibration = resolve(a.calibration)
     if a.calibrate:
         calibrate(weights_dir, adapter, calibration)
+    elif a.verify and _is_int8(out):
+        verify_int8(weights_dir, out, adapter, calibration)
     elif a.verify:
-        verify(a.model_dir, out)
+        verify(weights_dir, out, adapter)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         convert(weights_dir, out, a.precision, adapter, calibration, fuse=not a.no_fuse)
