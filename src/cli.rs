@@ -167,7 +167,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 20251128)]
     pub seed: u64,
     /// Keep the head fitted on the training files alone (default: after choosing the method on
-    /// dev, refit it on train + dev and calibrate it on article-grouped out-of-fold predictions).
+    /// dev, refit it on train + dev and calibrate it on article-grouped out-of-fold predictions,
+    /// dev's only when --adapter names a fine-tuned encoder, which has learnt train's).
     #[arg(long)]
     pub no_refit: bool,
     /// Fine-tune the encoder instead of fitting a head: lora (rank 8), lora-rN, top1 .. top6

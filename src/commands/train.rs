@@ -1,8 +1,9 @@
 //! `stancemeter train`: fits a stance head on encoder embeddings of labeled paragraphs.
 //!
 //! Candidates (linear and one-hidden-layer heads over a grid of L2 penalties) are fitted on
-//! the training files and compared on the dev files; the best is calibrated by temperature
-//! scaling on dev, and saved with its provenance and dev metrics.
+//! the training files and compared on the dev files; the best is refitted on train + dev and
+//! calibrated by temperature scaling on article-grouped out-of-fold logits (on a fine-tuned
+//! encoder, dev's alone), and saved with its provenance and validation metrics.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -150,9 +151,23 @@ pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
         let y: Vec<usize> = y_train.iter().chain(&y_dev).copied().collect();
         let folds: Vec<usize> = all.iter().map(|s| fold_of(s, FOLDS)).collect();
         let oof = out_of_fold_logits(x.view(), &y, &folds, FOLDS, options);
-        let temperature = fit_temperature(oof.view(), &y);
-        let validation = calibrated_metrics(labels, &oof, temperature, &y);
-        let how = format!("{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article");
+        // A fine-tuned encoder has learnt the training paragraphs, so their logits are too
+        // easy to calibrate on (the temperature would sharpen); only dev's are honest then.
+        let (calibration, how) = if adapter.is_some() {
+            let dev_rows: Vec<usize> = (x_train.nrows()..x.nrows()).collect();
+            let how = format!(
+                "{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article; \
+                 temperature and these figures from the dev paragraphs' only (the encoder trained on train's)"
+            );
+            (dev_rows, how)
+        } else {
+            let how = format!("{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article");
+            ((0..x.nrows()).collect(), how)
+        };
+        let oof_cal = oof.select(ndarray::Axis(0), &calibration);
+        let y_cal: Vec<usize> = calibration.iter().map(|&i| y[i]).collect();
+        let temperature = fit_temperature(oof_cal.view(), &y_cal);
+        let validation = calibrated_metrics(labels, &oof_cal, temperature, &y_cal);
         (fit(x.view(), &y, labels.len(), options), temperature, validation, how)
     } else {
         let temperature = fit_temperature(forward(&layers, x_dev.view()).view(), &y_dev);

@@ -1,10 +1,12 @@
 //! `stancemeter train` end to end on a small labeled sample: the head it writes loads, names
-//! the labels and the encoder it was fitted on, and `eval` can use it; data that cannot train
-//! a head is refused without writing one.
+//! the labels and the encoder it was fitted on, and `eval` can use it; on a fine-tuned encoder
+//! it is calibrated on dev paragraphs only; data that cannot train a head is refused without
+//! writing one.
 
 use std::path::Path;
 
 use stancemeter::score::{Head, LABELS};
+use stancemeter::segment::{classify, Kind};
 
 use crate::common::{assets, files_in, root, stancemeter};
 
@@ -41,6 +43,13 @@ fn write_sample(dir: &Path) {
     std::fs::write(dir.join("dev.jsonl"), sample("data/labeled/dev.jsonl", 7, &LABELS)).unwrap();
 }
 
+/// How many paragraphs of a written JSONL file a head trains on (furniture is left out).
+fn content_paragraphs(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    let records = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+    records.filter(|r| classify(r["text"].as_str().expect("a text")) == Kind::Content).count()
+}
+
 #[test]
 fn train_writes_a_head_that_loads_and_that_eval_uses() {
     assets();
@@ -57,6 +66,9 @@ fn train_writes_a_head_that_loads_and_that_eval_uses() {
     let head = Head::load(&dir.path().join("head.json")).unwrap_or_else(|e| panic!("{e}\n{}", run.show()));
     assert_eq!(head.labels, LABELS);
     assert_eq!(head.encoder.onnx_sha256, fp32_graph_sha256(), "the head names the graph it was fitted on");
+    // The frozen encoder never saw the labels: every out-of-fold paragraph calibrates.
+    let every = content_paragraphs(&dir.path().join("train.jsonl")) + content_paragraphs(&dir.path().join("dev.jsonl"));
+    assert_eq!(head.validation.n, every, "calibrated on train + dev out-of-fold\n{}", run.show());
 
     let run = stancemeter(dir.path(), &["eval", "--labels", "dev.jsonl", "--head", "head.json", "--json", "--quiet"]);
     run.expect_code(0);
@@ -65,6 +77,27 @@ fn train_writes_a_head_that_loads_and_that_eval_uses() {
     let macro_f1 = evaluation["macro_f1"].as_f64().unwrap_or_else(|| panic!("no macro_f1\n{}", run.show()));
     // Chance over three labels is about 0.33; the head was refitted on these very paragraphs.
     assert!(macro_f1 > 0.5, "macro-F1 {macro_f1:.3} on paragraphs the head was fitted on\n{}", run.show());
+}
+
+#[test]
+fn a_head_on_a_fine_tuned_encoder_is_calibrated_on_dev_paragraphs_only() {
+    assets();
+    let dir = tempfile::tempdir().unwrap();
+    write_sample(dir.path());
+    let adapter = root().join("models/heads/default.adapter.safetensors");
+    let adapter = adapter.to_str().unwrap();
+    let args =
+        ["train", "--adapter", adapter, "--labels", "train.jsonl", "--dev", "dev.jsonl", "--out", "head.json", "--quiet"];
+    let run = stancemeter(dir.path(), &args);
+    run.expect_code(0);
+    let head = Head::load(&dir.path().join("head.json")).unwrap_or_else(|e| panic!("{e}\n{}", run.show()));
+    assert_eq!(head.encoder.graph.as_deref(), Some("finetuned/default.onnx"), "{}", run.show());
+    let named = head.encoder.adapter.as_ref().unwrap_or_else(|| panic!("the head names no adapter\n{}", run.show()));
+    assert_eq!(named.file, "heads/default.adapter.safetensors");
+    // The encoder trained on the training paragraphs, so only dev's out-of-fold logits are
+    // honest enough to fit the temperature on.
+    let dev = content_paragraphs(&dir.path().join("dev.jsonl"));
+    assert_eq!(head.validation.n, dev, "calibrated on the dev paragraphs alone\n{}", run.show());
 }
 
 #[test]
