@@ -161,7 +161,8 @@ pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
             );
             (dev_rows, how)
         } else {
-            let how = format!("{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article");
+            let how =
+                format!("{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article");
             ((0..x.nrows()).collect(), how)
         };
         let oof_cal = oof.select(ndarray::Axis(0), &calibration);

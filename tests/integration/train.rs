@@ -86,8 +86,18 @@ fn a_head_on_a_fine_tuned_encoder_is_calibrated_on_dev_paragraphs_only() {
     write_sample(dir.path());
     let adapter = root().join("models/heads/default.adapter.safetensors");
     let adapter = adapter.to_str().unwrap();
-    let args =
-        ["train", "--adapter", adapter, "--labels", "train.jsonl", "--dev", "dev.jsonl", "--out", "head.json", "--quiet"];
+    let args = [
+        "train",
+        "--adapter",
+        adapter,
+        "--labels",
+        "train.jsonl",
+        "--dev",
+        "dev.jsonl",
+        "--out",
+        "head.json",
+        "--quiet",
+    ];
     let run = stancemeter(dir.path(), &args);
     run.expect_code(0);
     let head = Head::load(&dir.path().join("head.json")).unwrap_or_else(|e| panic!("{e}\n{}", run.show()));
