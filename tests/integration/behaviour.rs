@@ -10,20 +10,20 @@ use crate::common::{assets, root, stancemeter};
 /// 0.10 (docs/quality.md has the measured table). A case is 2-3.3 points of a rate, so a
 /// ceiling trips on four or more newly failing cases, not on one.
 const CEILINGS: &[(&str, &str, f64)] = &[
-    ("dir", "breakthrough added", 0.2),
+    ("dir", "breakthrough added", 0.17),
     ("dir", "collapse added", 0.27),
     ("dir", "confirmation added", 0.17),
     ("dir", "denial added", 0.17),
     ("inv", "dates", 0.14),
     ("inv", "names", 0.1),
-    ("inv", "numbers", 0.17),
+    ("inv", "numbers", 0.14),
     ("inv", "outlets", 0.17),
     ("inv", "places", 0.1),
-    ("mft", "attribution", 0.18),
-    ("mft", "background neutrality", 0.18),
-    ("mft", "conditional offers", 0.5),
-    ("mft", "hedges", 0.48),
-    ("mft", "negation", 0.44),
+    ("mft", "attribution", 0.14),
+    ("mft", "background neutrality", 0.2),
+    ("mft", "conditional offers", 0.52),
+    ("mft", "hedges", 0.44),
+    ("mft", "negation", 0.42),
     ("mft", "procedural neutrality", 0.26),
     ("mft", "sarcasm", 0.83),
 ];

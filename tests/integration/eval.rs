@@ -4,12 +4,12 @@
 use crate::common::{assets, column, numbers, read_csv, root, stancemeter};
 
 /// Floor for test macro-F1, set from measurement (see docs/quality.md): the shipped head (LoRA
-/// fine-tuned encoder, default int8 path) scores 0.750 on the 823 test paragraphs (standard
+/// fine-tuned encoder, default int8 path) scores 0.747 on the 823 test paragraphs (standard
 /// error about 0.017); below 0.70 is a regression, not noise.
 const MIN_TEST_MACRO_F1: f64 = 0.70;
-/// Floor for accuracy on the same split (measured 0.761).
+/// Floor for accuracy on the same split (measured 0.757).
 const MIN_TEST_ACCURACY: f64 = 0.71;
-/// Ceiling for expected calibration error after temperature scaling (measured 0.041).
+/// Ceiling for expected calibration error after temperature scaling (measured 0.035).
 const MAX_TEST_ECE: f64 = 0.09;
 /// Floor for macro-F1 on test-unseen, the styles no training article has (measured 0.677 on
 /// 686 paragraphs).
@@ -43,6 +43,7 @@ fn test_split_quality_stays_above_its_floors() {
     assert!(ece <= MAX_TEST_ECE, "test ECE {ece:.4} rose above {MAX_TEST_ECE}");
     for label in ["optimistic", "neutral", "skeptical"] {
         let f1 = e["per_class"][label]["f1"].as_f64().unwrap();
+        // Measured 0.694 at the lowest (optimistic).
         assert!(f1 >= 0.55, "{label} F1 {f1:.3} collapsed");
     }
 }
