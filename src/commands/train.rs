@@ -151,28 +151,27 @@ pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
         let y: Vec<usize> = y_train.iter().chain(&y_dev).copied().collect();
         let folds: Vec<usize> = all.iter().map(|s| fold_of(s, FOLDS)).collect();
         let oof = out_of_fold_logits(x.view(), &y, &folds, FOLDS, options);
+        let mut how =
+            format!("{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article");
         // A fine-tuned encoder has learnt the training paragraphs, so their logits are too
-        // easy to calibrate on (the temperature would sharpen); only dev's are honest then.
-        let (calibration, how) = if adapter.is_some() {
-            let dev_rows: Vec<usize> = (x_train.nrows()..x.nrows()).collect();
-            let how = format!(
-                "{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article; \
-                 temperature and these figures from the dev paragraphs' only (the encoder trained on train's)"
+        // easy to calibrate on (the temperature would sharpen); only dev's (the rows after
+        // train's) are honest then.
+        let first = if adapter.is_some() {
+            how.push_str(
+                "; temperature and these figures from the dev paragraphs' only (the encoder trained on train's)",
             );
-            (dev_rows, how)
+            x_train.nrows()
         } else {
-            let how =
-                format!("{FOLDS}-fold out-of-fold predictions over train+dev content paragraphs, grouped by article");
-            ((0..x.nrows()).collect(), how)
+            0
         };
-        let oof_cal = oof.select(ndarray::Axis(0), &calibration);
-        let y_cal: Vec<usize> = calibration.iter().map(|&i| y[i]).collect();
-        let temperature = fit_temperature(oof_cal.view(), &y_cal);
-        let validation = calibrated_metrics(labels, &oof_cal, temperature, &y_cal);
+        let oof_cal = oof.slice(ndarray::s![first.., ..]).to_owned();
+        let temperature = fit_temperature(oof_cal.view(), &y[first..]);
+        let validation = calibrated_metrics(labels, &oof_cal, temperature, &y[first..]);
         (fit(x.view(), &y, labels.len(), options), temperature, validation, how)
     } else {
-        let temperature = fit_temperature(forward(&layers, x_dev.view()).view(), &y_dev);
-        let validation = calibrated_metrics(labels, &forward(&layers, x_dev.view()), temperature, &y_dev);
+        let logits = forward(&layers, x_dev.view());
+        let temperature = fit_temperature(logits.view(), &y_dev);
+        let validation = calibrated_metrics(labels, &logits, temperature, &y_dev);
         (layers, temperature, validation, "dev content paragraphs (temperature fitted on them too)".to_string())
     };
 
