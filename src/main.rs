@@ -21,10 +21,16 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("stancemeter: error: {}", bar::printable(&err.to_string()));
+            let mut said = err.to_string();
+            eprintln!("stancemeter: error: {}", bar::printable(&said));
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                eprintln!("  caused by: {}", bar::printable(&cause.to_string()));
+                // Many messages already end with their cause ("FILE: No such file ..."): say it once.
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("  caused by: {}", bar::printable(&text));
+                    said.push_str(&text);
+                }
                 source = cause.source();
             }
             ExitCode::from(if matches!(err, Error::Usage(_)) { 2 } else { 1 })

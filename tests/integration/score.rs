@@ -204,6 +204,8 @@ fn nothing_readable_is_an_error_and_writes_nothing() {
     let run = score(dir.path(), &["missing.jsonl"], &[]);
     run.expect_code(1);
     assert!(run.stderr().contains("missing.jsonl"), "{}", run.show());
+    // The cause is in the message; it is not repeated as a "caused by" line.
+    assert_eq!(run.stderr().matches("No such file").count(), 1, "{}", run.show());
 }
 
 #[test]
