@@ -246,6 +246,12 @@ pub fn run(settings: &ScoreSettings, progress: &dyn Progress) -> Result<ScoreSum
 /// format), and refuses a folder standing where an output file goes (it could not be replaced
 /// at the end).
 fn claim(out: &std::path::Path, format: OutFormat, progress: &dyn Progress) -> Result<FolderLock> {
+    if out.exists() && !out.is_dir() {
+        return Err(Error::Usage(format!(
+            "--out {} is a file; give a folder (it is created if missing) for paragraphs and articles",
+            shown(out)
+        )));
+    }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let lock = lock_folder(out)?;
     let every_output: Vec<&str> = OutFormat::ALL.iter().flat_map(|f| f.file_names()).collect();

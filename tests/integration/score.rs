@@ -209,6 +209,17 @@ fn nothing_readable_is_an_error_and_writes_nothing() {
 }
 
 #[test]
+fn an_out_path_that_is_a_file_is_a_usage_error_and_the_file_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("out"), b"keep me").unwrap();
+    let samples = root().join("data/samples");
+    let run = score(dir.path(), &[samples.to_str().unwrap()], &[]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("--out out is a file; give a folder"), "{}", run.show());
+    assert_eq!(std::fs::read(dir.path().join("out")).unwrap(), b"keep me");
+}
+
+#[test]
 fn same_input_gives_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let samples = root().join("data/samples");
