@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use stancemeter::commands::{behaviour, embed, eval, finetune, score, train};
 use stancemeter::compare::CompareSettings;
 use stancemeter::encode::{BackendKind, EncoderOptions, Precision};
+use stancemeter::error::{Error, Result};
 use stancemeter::input::Format;
 use stancemeter::output::OutFormat;
 use stancemeter::score::{FinetuneOptions, Trainable};
@@ -157,9 +158,10 @@ pub struct TrainArgs {
     /// Training files (.jsonl or .csv with text,label).
     #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
     pub labels: Vec<PathBuf>,
-    /// Dev files for choosing the method and calibrating.
-    #[arg(long, num_args = 1.., value_name = "FILE", default_value = "data/labeled/dev.jsonl")]
-    pub dev: Vec<PathBuf>,
+    /// Dev files for choosing the method and calibrating [default: data/labeled/dev.jsonl, when
+    /// run from the checkout].
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub dev: Option<Vec<PathBuf>>,
     /// Where to write the head (JSON).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -310,35 +312,51 @@ impl EvalArgs {
     }
 }
 
+/// The dev split `train` uses when not given --dev, relative to the current folder.
+const DEFAULT_DEV: &str = "data/labeled/dev.jsonl";
+
 impl TrainArgs {
-    pub fn settings(self) -> train::TrainSettings {
-        train::TrainSettings {
-            encoder: self.encoder.settings(Some(Precision::Fp32)),
-            labels: self.labels,
-            dev: self.dev,
-            out: self.out,
-            seed: self.seed,
-            refit: !self.no_refit,
-            adapter: self.encoder.adapter.clone(),
+    /// The dev files: --dev, else the checkout's dev split when it is in the current folder.
+    fn dev(&self) -> Result<Vec<PathBuf>> {
+        match &self.dev {
+            Some(files) => Ok(files.clone()),
+            None if std::path::Path::new(DEFAULT_DEV).is_file() => Ok(vec![PathBuf::from(DEFAULT_DEV)]),
+            None => Err(Error::Usage(format!(
+                "train needs dev files: pass --dev FILE, or run from the stancemeter checkout, where the \
+                 default {DEFAULT_DEV} is"
+            ))),
         }
     }
 
+    pub fn settings(&self) -> Result<train::TrainSettings> {
+        Ok(train::TrainSettings {
+            encoder: self.encoder.settings(Some(Precision::Fp32)),
+            labels: self.labels.clone(),
+            dev: self.dev()?,
+            out: self.out.clone(),
+            seed: self.seed,
+            refit: !self.no_refit,
+            adapter: self.encoder.adapter.clone(),
+        })
+    }
+
     /// Fine-tuning settings, when --finetune was given.
-    pub fn finetune_settings(&self) -> Option<finetune::FinetuneSettings> {
-        let mut options = FinetuneOptions::for_method(self.finetune?, self.seed);
+    pub fn finetune_settings(&self) -> Result<Option<finetune::FinetuneSettings>> {
+        let Some(method) = self.finetune else { return Ok(None) };
+        let mut options = FinetuneOptions::for_method(method, self.seed);
         if let Some(epochs) = self.epochs {
             options.epochs = epochs;
         }
         if let Some(rate) = self.learning_rate {
             options.learning_rate = rate;
         }
-        Some(finetune::FinetuneSettings {
+        Ok(Some(finetune::FinetuneSettings {
             labels: self.labels.clone(),
-            dev: self.dev.clone(),
+            dev: self.dev()?,
             adapter: self.out.clone(),
             options,
             encoder: self.encoder.settings(Some(Precision::Fp32)),
-        })
+        }))
     }
 }
 

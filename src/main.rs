@@ -71,14 +71,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Train(args) => {
-            if let Some(settings) = args.finetune_settings() {
+            if let Some(settings) = args.finetune_settings()? {
                 let bar = bar::StepBar::new(args.encoder.quiet);
                 let report = finetune::run(&settings, &mut |step| bar.step(step))?;
                 bar.finish();
                 eprint!("{}", report.render());
                 return Ok(ExitCode::SUCCESS);
             }
-            eprint!("{}", train::run(&args.settings())?.render());
+            eprint!("{}", train::run(&args.settings()?)?.render());
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => {

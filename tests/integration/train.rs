@@ -122,3 +122,18 @@ fn training_data_with_one_label_is_refused_and_writes_no_head() {
     assert!(run.stderr().contains("\"optimistic\""), "the message must name the missing label\n{}", run.show());
     assert_eq!(files_in(dir.path()), ["dev.jsonl", "train.jsonl"], "{}", run.show());
 }
+
+#[test]
+fn without_dev_files_train_says_to_pass_them_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sample(dir.path());
+    // Outside the checkout the default dev split is not there: a usage error, for both routes.
+    for finetune in [&[][..], &["--finetune", "lora"][..]] {
+        let mut args = vec!["train", "--labels", "train.jsonl", "--out", "head.json", "--quiet"];
+        args.extend_from_slice(finetune);
+        let run = stancemeter(dir.path(), &args);
+        run.expect_code(2);
+        assert!(run.stderr().contains("pass --dev FILE"), "{}", run.show());
+        assert_eq!(files_in(dir.path()), ["dev.jsonl", "train.jsonl"], "{}", run.show());
+    }
+}
