@@ -55,10 +55,11 @@ pub fn run(settings: &EvalSettings) -> Result<Evaluation> {
     let (_, mut scorer) = settings.scorer.build()?;
     let labels = scorer.head().labels.clone();
     let samples = load_samples(&settings.labels, &labels)?;
+    // Opened before the work, so a predictions path that cannot be written fails at once.
+    let predictions = settings.predictions.as_deref().map(AtomicCsv::create).transpose()?;
     let scored = predict(&mut scorer, &samples)?;
-    if let Some(path) = &settings.predictions {
+    if let Some(mut csv) = predictions {
         let index = scorer.stances();
-        let mut csv = AtomicCsv::create(path)?;
         for (sample, p) in samples.iter().zip(&scored) {
             let (o, n, s) = index.split(&p.probs);
             csv.write(&PredictionRow {

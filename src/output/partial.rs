@@ -106,6 +106,11 @@ pub(super) fn temp_beside(path: &Path) -> Result<Partial> {
     // Temporary files are private by default; outputs are ordinary files others may read.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    if !dir.is_dir() {
+        let missing =
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder; create it, or write elsewhere");
+        return Err(Error::io(dir, missing));
+    }
     let mut held = partial_files();
     let temp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
     let temp_path = temp.path().to_path_buf();

@@ -92,6 +92,18 @@ fn eval_reads_csv_labels_too() {
     assert!(run.stderr().contains("bad.csv:2: label \"hopeful\" is not one of"), "{}", run.show());
 }
 
+#[test]
+fn predictions_into_a_missing_folder_are_refused_and_nothing_is_created() {
+    assets();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("missing/predictions.csv");
+    let args = ["eval", "--labels", "data/labeled/test.jsonl", "--predictions", target.to_str().unwrap(), "--quiet"];
+    let run = stancemeter(&root(), &args);
+    run.expect_code(1);
+    assert!(run.stderr().contains("missing: no such folder; create it"), "{}", run.show());
+    assert!(!dir.path().join("missing").exists());
+}
+
 /// Per-sample predictions of the fp32 reference path on the test split must not change
 /// silently (the int8 default is held to them in precision.rs). After a deliberate change (new
 /// head, new data), regenerate with the command in tests/golden/README.md.
