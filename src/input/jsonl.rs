@@ -37,7 +37,16 @@ impl<R: BufRead> JsonlArticles<R> {
     fn parse(&self, text: &str) -> Result<Article> {
         let at = Location::line(&self.path, self.line);
         let record: Record = serde_json::from_str(text).map_err(|e| {
-            Error::record(at.clone(), format!("not a JSON object ({e}); each line must be one article object"))
+            let object = text.trim_start().starts_with('{');
+            let message = match e.classify() {
+                // An object whose fields have the wrong types, e.g. a number among the paragraphs.
+                serde_json::error::Category::Data if object => format!(
+                    "a field has the wrong type ({e}); \"text\", \"title\", \"outlet\", \"date\" and \"url\" \
+                     are strings and \"paragraphs\" is a list of strings"
+                ),
+                _ => format!("not a JSON object ({e}); each line must be one article object"),
+            };
+            Error::record(at.clone(), message)
         })?;
         let id = match record.id {
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
@@ -154,6 +163,11 @@ mod tests {
             (b"{\"id\":\"a\"}\n", "in.jsonl:1: article \"a\": missing field \"text\""),
             (b"{\"id\":\"a\",\"text\":\"  \"}\n", "in.jsonl:1: article \"a\" has empty"),
             (b"{\"id\":\"a\",\"paragraphs\":[]}\n", "in.jsonl:1: article \"a\" has no non-empty"),
+            (
+                b"{\"id\":\"a\",\"paragraphs\":[\"p\", 5]}\n",
+                "in.jsonl:1: a field has the wrong type (invalid type: integer `5`",
+            ),
+            (b"[1, 2]\n", "in.jsonl:1: not a JSON object"),
             (b"{\"id\":\"a\",\"text\":\"\xff\"}\n", "in.jsonl:1: invalid UTF-8"),
         ];
         for (input, want) in cases {
