@@ -105,8 +105,7 @@ pub fn read_cases(dir: &Path) -> Result<Vec<Case>> {
 pub fn parse_cases<R: BufRead>(reader: R, path: &Path) -> Result<Vec<Case>> {
     let mut out = Vec::new();
     super::each_line(reader, path, super::MAX_RECORD_BYTES as usize, |at, text| {
-        let record: Record =
-            serde_json::from_str(text).map_err(|e| Error::record(at.clone(), format!("not a JSON object ({e})")))?;
+        let record: Record = super::json_record(text, &at, "every field of a case is a string")?;
         out.push(case(record, at)?);
         Ok(())
     })?;

@@ -36,18 +36,9 @@ impl<R: BufRead> JsonlArticles<R> {
 
     fn parse(&self, text: &str) -> Result<Article> {
         let at = Location::line(&self.path, self.line);
-        let record: Record = serde_json::from_str(text).map_err(|e| {
-            let object = text.trim_start().starts_with('{');
-            let message = match e.classify() {
-                // An object whose fields have the wrong types, e.g. a number among the paragraphs.
-                serde_json::error::Category::Data if object => format!(
-                    "a field has the wrong type ({e}); \"text\", \"title\", \"outlet\", \"date\" and \"url\" \
-                     are strings and \"paragraphs\" is a list of strings"
-                ),
-                _ => format!("not a JSON object ({e}); each line must be one article object"),
-            };
-            Error::record(at.clone(), message)
-        })?;
+        let types =
+            "\"text\", \"title\", \"outlet\", \"date\" and \"url\" are strings and \"paragraphs\" is a list of strings";
+        let record: Record = super::json_record(text, &at, types)?;
         let id = match record.id {
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(serde_json::Value::Number(n)) => {

@@ -98,7 +98,7 @@ pub fn parse_jsonl<R: BufRead>(reader: R, path: &Path) -> Result<Vec<Sample>> {
     let mut out = Vec::new();
     super::each_line(reader, path, MAX_RECORD_BYTES as usize, |at, text| {
         let record: Record =
-            serde_json::from_str(text).map_err(|e| Error::record(at.clone(), format!("not a JSON object ({e})")))?;
+            super::json_record(text, &at, "\"id\", \"article_id\", \"text\" and \"label\" are strings")?;
         out.push(sample(record, at)?);
         Ok(())
     })?;
@@ -164,5 +164,17 @@ mod tests {
         assert!(err.to_string().starts_with("l.jsonl:2: a labeled sample needs"), "{err}");
         let err = parse_csv(&b"text\nT\n"[..], Path::new("l.csv")).unwrap_err();
         assert!(err.to_string().starts_with("l.csv:1: header must have"), "{err}");
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named_as_such() {
+        let err = parse_jsonl(&b"{\"text\":\"T\",\"label\":1}\n"[..], Path::new("l.jsonl")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("l.jsonl:1: a field has the wrong type (invalid type: integer `1`"),
+            "{err}"
+        );
+        assert!(err.to_string().ends_with("\"text\" and \"label\" are strings"), "{err}");
+        let err = parse_jsonl(&b"T,neutral\n"[..], Path::new("l.jsonl")).unwrap_err();
+        assert!(err.to_string().starts_with("l.jsonl:1: not a JSON object"), "{err}");
     }
 }

@@ -121,6 +121,20 @@ pub(crate) fn header_name(cell: &str) -> String {
     cell.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()
 }
 
+/// Parses one JSON Lines record at `at`. A line that is not an object is "not a JSON object";
+/// an object with a field of the wrong type says so, with `types`, what each field takes
+/// (e.g. `"text" and "label" are strings`).
+pub(crate) fn json_record<T: serde::de::DeserializeOwned>(text: &str, at: &Location, types: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        let object = text.trim_start().starts_with('{');
+        let message = match e.classify() {
+            serde_json::error::Category::Data if object => format!("a field has the wrong type ({e}); {types}"),
+            _ => format!("not a JSON object ({e}); each line must be one object"),
+        };
+        Error::record(at.clone(), message)
+    })
+}
+
 /// Decodes one line (or file) as UTF-8, naming the place of the first invalid byte.
 pub(crate) fn utf8(bytes: Vec<u8>, at: &Location) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
