@@ -10,22 +10,22 @@ use crate::common::{assets, root, stancemeter};
 /// 0.10 (docs/quality.md has the measured table). A case is 2-3.3 points of a rate, so a
 /// ceiling trips on four or more newly failing cases, not on one.
 const CEILINGS: &[(&str, &str, f64)] = &[
-    ("dir", "breakthrough added", 0.24),
-    ("dir", "collapse added", 0.2),
-    ("dir", "confirmation added", 0.2),
-    ("dir", "denial added", 0.27),
-    ("inv", "dates", 0.14),
-    ("inv", "names", 0.14),
+    ("dir", "breakthrough added", 0.14),
+    ("dir", "collapse added", 0.24),
+    ("dir", "confirmation added", 0.14),
+    ("dir", "denial added", 0.17),
+    ("inv", "dates", 0.17),
+    ("inv", "names", 0.1),
     ("inv", "numbers", 0.1),
     ("inv", "outlets", 0.14),
-    ("inv", "places", 0.14),
+    ("inv", "places", 0.17),
     ("mft", "attribution", 0.16),
     ("mft", "background neutrality", 0.22),
-    ("mft", "conditional offers", 0.46),
-    ("mft", "hedges", 0.52),
-    ("mft", "negation", 0.4),
-    ("mft", "procedural neutrality", 0.24),
-    ("mft", "sarcasm", 0.83),
+    ("mft", "conditional offers", 0.52),
+    ("mft", "hedges", 0.54),
+    ("mft", "negation", 0.48),
+    ("mft", "procedural neutrality", 0.26),
+    ("mft", "sarcasm", 0.73),
 ];
 
 #[test]
