@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use stancemeter::commands::{behaviour, embed, eval, finetune, score, train};
+use stancemeter::commands::{behaviour, embed, eval, finetune, int8_correction, score, train};
 use stancemeter::compare::CompareSettings;
 use stancemeter::encode::{BackendKind, EncoderOptions, Precision};
 use stancemeter::error::{Error, Result};
@@ -177,6 +177,11 @@ pub struct TrainArgs {
     /// or full. --out is then the adapter file (NAME.adapter.safetensors); README: Fine-tuning.
     #[arg(long, value_name = "METHOD", value_parser = finetune::parse_method)]
     pub finetune: Option<Trainable>,
+    /// Fit the int8 correction of the encoder --adapter names instead of a head: how its int8
+    /// graph's paragraph vectors drift from fp32's with length, on the --labels paragraphs.
+    /// --out is then NAME.int8-correction.json beside the adapter (README: Fine-tuning).
+    #[arg(long, conflicts_with_all = ["finetune", "no_refit", "dev"], requires = "adapter")]
+    pub int8_correction: bool,
     /// Most fine-tuning epochs (training stops early when dev macro-F1 stops improving) [default: 4]
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub epochs: Option<usize>,
@@ -337,6 +342,15 @@ impl TrainArgs {
             seed: self.seed,
             refit: !self.no_refit,
             adapter: self.encoder.adapter.clone(),
+        })
+    }
+
+    /// Settings of the int8 correction's fit, when --int8-correction was given.
+    pub fn correction_settings(&self) -> Option<int8_correction::CorrectionSettings> {
+        self.int8_correction.then(|| int8_correction::CorrectionSettings {
+            labels: self.labels.clone(),
+            out: self.out.clone(),
+            encoder: self.encoder.settings(None),
         })
     }
 

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use stancemeter::commands::{behaviour, embed, eval, finetune, score, train};
+use stancemeter::commands::{behaviour, embed, eval, finetune, int8_correction, score, train};
 use stancemeter::{compare, Error, Result};
 
 fn main() -> ExitCode {
@@ -71,6 +71,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Train(args) => {
+            if let Some(settings) = args.correction_settings() {
+                let report = int8_correction::run(&settings)?;
+                eprint!("{}", report.render(&settings.out));
+                return Ok(ExitCode::SUCCESS);
+            }
             if let Some(settings) = args.finetune_settings()? {
                 let bar = bar::StepBar::new(args.encoder.quiet);
                 let report = finetune::run(&settings, &mut |step| bar.step(step))?;

@@ -5,5 +5,6 @@ pub mod behaviour;
 pub mod embed;
 pub mod eval;
 pub mod finetune;
+pub mod int8_correction;
 pub mod score;
 pub mod train;

@@ -11,6 +11,7 @@
 //! batch, and the attention mask keeps padding out of every real token's state, so a paragraph
 //! gets the same vector whatever else is in its batch.
 
+pub mod correction;
 mod onnx;
 mod pool;
 mod precision;
@@ -145,12 +146,14 @@ pub struct Encoder {
     tokenizer: WordPieceTokenizer,
     backend: Box<dyn Backend>,
     options: EncoderOptions,
+    /// For an int8 graph that has one: its drift from fp32, removed after pooling.
+    correction: Option<correction::Int8Correction>,
 }
 
 impl Encoder {
     /// Puts a tokenizer and a backend together.
     pub(crate) fn new(tokenizer: WordPieceTokenizer, backend: Box<dyn Backend>, options: EncoderOptions) -> Encoder {
-        Encoder { tokenizer, backend, options }
+        Encoder { tokenizer, backend, options, correction: None }
     }
 
     /// The default encoder: the fetched MiniLM graph (int8 or fp32) on ONNX Runtime, files
@@ -179,7 +182,22 @@ impl Encoder {
         let weights = assets.verified(crate::assets::SAFETENSORS_MODEL, true)?;
         let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;
         let backend = OnnxBackend::try_new(&library, &model, &weights, onnx)?;
-        Ok(Encoder::new(tokenizer, Box::new(backend), options))
+        let mut encoder = Encoder::new(tokenizer, Box::new(backend), options);
+        if onnx.precision == Precision::Int8 {
+            encoder.correction = int8_correction(assets, fp32_graph, &graph)?;
+        }
+        Ok(encoder)
+    }
+
+    /// The same encoder with its int8 correction left off (what `calibrate-int8` fits against).
+    pub fn without_correction(mut self) -> Encoder {
+        self.correction = None;
+        self
+    }
+
+    /// Whether an int8 correction is applied.
+    pub fn corrected(&self) -> bool {
+        self.correction.is_some()
     }
 
     /// The optional encoder: the same MiniLM weights (the fp32 safetensors file the ONNX graph
@@ -246,9 +264,34 @@ impl Encoder {
         Ok(sums
             .into_iter()
             .zip(windows)
-            .map(|(sum, w)| Embedding { vector: normalise(&sum), windows: w.windows.len(), tokens: w.content_tokens })
+            .map(|(sum, w)| {
+                let mut e = Embedding { vector: normalise(&sum), windows: w.windows.len(), tokens: w.content_tokens };
+                if let Some(correction) = &self.correction {
+                    correction.apply(&mut e);
+                }
+                e
+            })
             .collect())
     }
+}
+
+/// The correction of a fine-tuned int8 graph, if the models folder has one: checked against the
+/// int8 graph's manifest checksum, so a correction never runs on a graph it was not fitted on.
+fn int8_correction(
+    assets: &crate::assets::Assets,
+    fp32_graph: &str,
+    int8_graph: &str,
+) -> Result<Option<correction::Int8Correction>> {
+    let Some(relative) = correction::path_for(fp32_graph) else { return Ok(None) };
+    let path = assets.path(&relative);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let sha = assets.sha256_of(int8_graph).ok_or_else(|| crate::error::Error::Model {
+        path: assets.path("manifest.json"),
+        problem: format!("lists no {int8_graph}, the graph {relative} corrects"),
+    })?;
+    correction::Int8Correction::load(&path, sha).map(Some)
 }
 
 /// L2-normalises a vector (the weighting cancels out, so sums need no division first).

@@ -140,9 +140,13 @@ impl Scorer {
 
     /// The encoder backend's name (and the refiner's), for provenance.
     pub fn backend_name(&self) -> String {
+        let encoder = match self.encoder.corrected() {
+            true => format!("{}-corrected", self.encoder.backend_name()),
+            false => self.encoder.backend_name().to_string(),
+        };
         match &self.refiner {
-            Some(refiner) => format!("{}+{}<{}", self.encoder.backend_name(), refiner.name, refiner.margin),
-            None => self.encoder.backend_name().to_string(),
+            Some(refiner) => format!("{encoder}+{}<{}", refiner.name, refiner.margin),
+            None => encoder,
         }
     }
 

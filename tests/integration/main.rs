@@ -6,6 +6,7 @@ mod behaviour;
 mod cache;
 mod common;
 mod compare;
+mod correction;
 mod data;
 mod embed;
 mod encoder;
