@@ -36,7 +36,7 @@ impl EncoderSettings {
     }
 
     /// The ONNX Runtime options these settings give, `default` precision when none was set.
-    fn onnx(&self, default: Precision) -> OnnxOptions {
+    pub(crate) fn onnx(&self, default: Precision) -> OnnxOptions {
         let mut onnx = OnnxOptions { precision: self.precision.unwrap_or(default), ..OnnxOptions::default() };
         if let Some(threads) = self.threads {
             onnx.workers = threads;
@@ -129,7 +129,7 @@ impl ScorerSettings {
             return Ok((assets, scorer));
         }
         // Near-ties are few: one fp32 session using every core, not one per worker.
-        let exact = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: onnx.workers };
+        let exact = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: onnx.workers, ..onnx };
         // Checked now, so a missing or damaged fp32 graph is reported before any work is done;
         // the session itself is made when the first near-tie needs it.
         assets.verified(&graph, true)?;

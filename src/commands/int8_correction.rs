@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::assets::{int8_graph, sha256_file};
 use crate::encode::correction::{mean_distance, Int8Correction};
-use crate::encode::Precision;
+use crate::encode::{Encoder, OnnxOptions, Precision};
 use crate::error::{Error, Result};
 use crate::input::labels::load_samples;
 use crate::score::LABELS;
@@ -74,9 +74,11 @@ pub fn run(settings: &CorrectionSettings) -> Result<CorrectionReport> {
     let mut exact = settings.encoder.encoder(&assets, Precision::Fp32)?;
     let fp32 = exact.embed(&texts)?;
     drop(exact);
-    let mut fast_settings = settings.encoder.clone();
-    fast_settings.precision = Some(Precision::Int8);
-    let q = fast_settings.encoder(&assets, Precision::Int8)?.without_correction().embed(&texts)?;
+    // The int8 graph as it runs without any correction: an old one, for another graph, must
+    // neither shape the fit nor stop it.
+    let raw =
+        OnnxOptions { precision: Precision::Int8, int8_correction: false, ..settings.encoder.onnx(Precision::Int8) };
+    let q = Encoder::load_graph(&assets, &graph, &raw, settings.encoder.batches.clone())?.embed(&texts)?;
     let mut data = Vec::new();
     for path in &settings.labels {
         data.push(json!({"file": path.display().to_string(), "sha256": sha256_file(path)?}));

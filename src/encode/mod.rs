@@ -183,16 +183,10 @@ impl Encoder {
         let tokenizer = WordPieceTokenizer::from_file(&assets.verified(crate::assets::TOKENIZER, true)?)?;
         let backend = OnnxBackend::try_new(&library, &model, &weights, onnx)?;
         let mut encoder = Encoder::new(tokenizer, Box::new(backend), options);
-        if onnx.precision == Precision::Int8 {
+        if onnx.precision == Precision::Int8 && onnx.int8_correction {
             encoder.correction = int8_correction(assets, fp32_graph, &graph)?;
         }
         Ok(encoder)
-    }
-
-    /// The same encoder with its int8 correction left off (what `calibrate-int8` fits against).
-    pub fn without_correction(mut self) -> Encoder {
-        self.correction = None;
-        self
     }
 
     /// Whether an int8 correction is applied.

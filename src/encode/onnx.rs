@@ -29,12 +29,15 @@ pub struct OnnxOptions {
     pub workers: usize,
     /// Threads inside each session's operators; default 1 (parallel across batches instead).
     pub intra_threads: usize,
+    /// With int8: apply the graph's int8 correction when it has one (default). Off only to fit
+    /// a new correction, which must not depend on the old one.
+    pub int8_correction: bool,
 }
 
 impl Default for OnnxOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        OnnxOptions { precision: Precision::Fp32, workers: cores, intra_threads: 1 }
+        OnnxOptions { precision: Precision::Fp32, workers: cores, intra_threads: 1, int8_correction: true }
     }
 }
 

@@ -17,8 +17,8 @@ fn shipped_graph() -> String {
     head.encoder.graph.expect("the shipped head names a fine-tuned graph")
 }
 
-fn load(graph: &str, precision: Precision) -> Encoder {
-    let onnx = OnnxOptions { precision, ..OnnxOptions::default() };
+fn load(graph: &str, precision: Precision, int8_correction: bool) -> Encoder {
+    let onnx = OnnxOptions { precision, int8_correction, ..OnnxOptions::default() };
     Encoder::load_graph(&assets(), graph, &onnx, EncoderOptions::default()).expect("load the shipped graph")
 }
 
@@ -45,10 +45,10 @@ fn the_shipped_correction_brings_int8_closer_to_fp32_on_the_demo_corpus() {
     let texts: Vec<&str> = paragraphs.iter().map(String::as_str).filter(|t| classify(t) == Kind::Content).collect();
     assert!(texts.len() > 300, "{} content paragraphs", texts.len());
     let graph = shipped_graph();
-    let fp32 = load(&graph, Precision::Fp32).embed(&texts).unwrap();
-    let corrected = load(&graph, Precision::Int8);
+    let fp32 = load(&graph, Precision::Fp32, true).embed(&texts).unwrap();
+    let (mut corrected, mut plain) = (load(&graph, Precision::Int8, true), load(&graph, Precision::Int8, false));
     assert!(corrected.corrected(), "the shipped int8 graph has no correction beside its adapter");
-    let (mut corrected, mut plain) = (corrected, load(&graph, Precision::Int8).without_correction());
+    assert!(!plain.corrected());
     let (with, without) = (corrected.embed(&texts).unwrap(), plain.embed(&texts).unwrap());
     let (after, before) = (mean_distance(&with, &fp32), mean_distance(&without, &fp32));
     eprintln!("demo: mean distance of int8 from fp32 {before:.5} without the correction, {after:.5} with it");
@@ -118,4 +118,15 @@ fn a_correction_fitted_on_another_int8_graph_is_refused_naming_the_file() {
         assert!(run.stderr().contains(needle), "no {needle:?} in\n{}", run.show());
     }
     assert!(!dir.path().join("out").join("paragraphs.csv").exists());
+
+    // Fitting again must not trip over the stale file it replaces; scoring then works.
+    let adapter = models.join("heads/default.adapter.safetensors");
+    let out = models.join(name);
+    let (adapter, out) = (adapter.to_str().unwrap(), out.to_str().unwrap());
+    let text = std::fs::read_to_string(root().join("data/labeled/train.jsonl")).unwrap();
+    std::fs::write(dir.path().join("t.jsonl"), text.lines().take(40).collect::<Vec<_>>().join("\n")).unwrap();
+    let fit = ["train", "--int8-correction", "--adapter", adapter, "--labels", "t.jsonl", "--out", out, "--quiet"];
+    stancemeter_with(dir.path(), &fit, None, &models).expect_code(0);
+    let run = stancemeter_with(dir.path(), &["score", "a.jsonl", "--out", "out", "--quiet"], None, &models);
+    run.expect_code(0);
 }

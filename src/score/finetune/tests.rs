@@ -93,7 +93,7 @@ fn a_few_lora_steps_lower_the_loss_and_the_adapter_round_trips() {
 
     let texts: Vec<&str> = train.iter().chain(&dev).map(|(t, _)| t.as_str()).collect();
     let in_memory = model.embed(&tokenizer, &texts).expect("embed in memory");
-    let onnx = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: 2 };
+    let onnx = OnnxOptions { precision: Precision::Fp32, workers: 1, intra_threads: 2, int8_correction: true };
     let backend = OnnxBackend::try_new(&assets.path(RUNTIME_LIBRARY), &graph, &assets.path(SAFETENSORS_MODEL), &onnx)
         .expect("load built graph");
     let mut encoder = Encoder::new(tokenizer, Box::new(backend), EncoderOptions::default().with_batch_size(3));
