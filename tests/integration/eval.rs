@@ -4,14 +4,14 @@
 use crate::common::{assets, column, numbers, read_csv, root, stancemeter};
 
 /// Floor for test macro-F1, set from measurement (see docs/quality.md): the shipped head (LoRA
-/// fine-tuned encoder, default int8 path) scores 0.787 on the 823 test paragraphs (adjudicated
+/// fine-tuned encoder, default int8 path) scores 0.779 on the 823 test paragraphs (adjudicated
 /// labels; standard error about 0.017); below 0.74 is a regression, not noise.
 const MIN_TEST_MACRO_F1: f64 = 0.74;
-/// Floor for accuracy on the same split (measured 0.793).
+/// Floor for accuracy on the same split (measured 0.787).
 const MIN_TEST_ACCURACY: f64 = 0.75;
-/// Ceiling for expected calibration error after temperature scaling (measured 0.044).
+/// Ceiling for expected calibration error after temperature scaling (measured 0.037).
 const MAX_TEST_ECE: f64 = 0.09;
-/// Floor for macro-F1 on test-unseen, the styles no training article has (measured 0.694 on
+/// Floor for macro-F1 on test-unseen, the styles no training article has (measured 0.701 on
 /// 686 paragraphs).
 const MIN_UNSEEN_MACRO_F1: f64 = 0.65;
 
