@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::assets::{sha256_file, SAFETENSORS_MODEL, TOKENIZER};
+use crate::assets::{SAFETENSORS_MODEL, TOKENIZER};
 use crate::encode::WordPieceTokenizer;
 use crate::error::{Error, Result};
 use crate::input::labels::{load_samples, Sample};
@@ -169,10 +169,7 @@ fn write_record(
     seconds: f64,
     counts: (usize, usize),
 ) -> Result<()> {
-    let mut data = Vec::new();
-    for path in settings.labels.iter().chain(&settings.dev) {
-        data.push(json!({"file": path.display().to_string(), "sha256": sha256_file(path)?}));
-    }
+    let data = super::data_provenance(settings.labels.iter().chain(&settings.dev))?;
     let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|t| t.parse::<usize>().ok());
     let record = json!({
         "format": adapter::FORMAT,

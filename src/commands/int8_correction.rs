@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::assets::{int8_graph, sha256_file};
+use crate::assets::int8_graph;
 use crate::encode::correction::{mean_distance, Int8Correction};
 use crate::encode::{Encoder, OnnxOptions, Precision};
 use crate::error::{Error, Result};
@@ -79,10 +79,7 @@ pub fn run(settings: &CorrectionSettings) -> Result<CorrectionReport> {
     let raw =
         OnnxOptions { precision: Precision::Int8, int8_correction: false, ..settings.encoder.onnx(Precision::Int8) };
     let q = Encoder::load_graph(&assets, &graph, &raw, settings.encoder.batches.clone())?.embed(&texts)?;
-    let mut data = Vec::new();
-    for path in &settings.labels {
-        data.push(json!({"file": path.display().to_string(), "sha256": sha256_file(path)?}));
-    }
+    let data = super::data_provenance(&settings.labels)?;
     let before = mean_distance(&q, &fp32);
     let provenance = json!({
         "command": "stancemeter train --int8-correction",

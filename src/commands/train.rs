@@ -175,10 +175,7 @@ pub fn run(settings: &TrainSettings) -> Result<TrainReport> {
         (layers, temperature, validation, "dev content paragraphs (temperature fitted on them too)".to_string())
     };
 
-    let mut data = Vec::new();
-    for path in settings.labels.iter().chain(&settings.dev) {
-        data.push(json!({"file": path.display().to_string(), "sha256": sha256_file(path)?}));
-    }
+    let data = super::data_provenance(settings.labels.iter().chain(&settings.dev))?;
     let count = |set: &[Sample]| -> serde_json::Value {
         labels.iter().map(|l| (l.clone(), json!(set.iter().filter(|s| s.label == *l).count()))).collect()
     };

@@ -140,10 +140,8 @@ impl Scorer {
 
     /// The encoder backend's name (and the refiner's), for provenance.
     pub fn backend_name(&self) -> String {
-        let encoder = match self.encoder.corrected() {
-            true => format!("{}-corrected", self.encoder.backend_name()),
-            false => self.encoder.backend_name().to_string(),
-        };
+        let corrected = if self.encoder.corrected() { "-corrected" } else { "" };
+        let encoder = format!("{}{corrected}", self.encoder.backend_name());
         match &self.refiner {
             Some(refiner) => format!("{encoder}+{}<{}", refiner.name, refiner.margin),
             None => encoder,
